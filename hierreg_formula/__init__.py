@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from .api import fit
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ConvergenceWarning,
@@ -35,6 +36,7 @@ __all__ = [
     "RankDeficiencyWarning",
     "SingularFitWarning",
     "__version__",
+    "fit",
     "list_datasets",
     "load_dataset",
 ]

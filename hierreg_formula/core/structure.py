@@ -1,0 +1,215 @@
+"""Random-effects terms as arrays, and the cross-products computed once per fit.
+
+The model is ``y = X beta + Z b + e`` with ``Z = [Z_1, ..., Z_m]``, one block per
+random-effects term.  Term ``i`` has ``L_i`` levels and ``k_i`` columns; its
+``q_i = L_i k_i`` columns of ``Z`` are ordered level-major (all ``k_i`` columns
+of level 0, then level 1, ...).  Row ``r`` of ``Z_i`` is ``Xz_i[r]`` placed in
+the columns of level ``codes_i[r]``, so ``Z_i`` has exactly ``k_i`` non-zeros
+per row and is built directly in CSR form.
+
+The terms are reordered so the one with the most levels comes first (as
+MixedModels.jl does): its block ``Z_1'Z_1`` is block-diagonal and is stored as an
+``(L_1, k_1, k_1)`` array; everything else (the other terms, ``X`` and ``y``)
+forms the "rest" part, whose cross-products are stored densely (other terms)
+or sparsely (against term 1).
+
+Example
+-------
+>>> import numpy as np
+>>> t = TermArrays(codes=np.array([0, 0, 1]), nlevels=2, Xz=np.ones((3, 1)))
+>>> cp = cross_products(np.ones((3, 1)), np.array([1.0, 2.0, 4.0]), [t])
+>>> cp.D1[:, 0, 0].tolist()
+[2.0, 1.0]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+
+@dataclass(frozen=True)
+class TermArrays:
+    """One random-effects term: level codes ``(n,)``, level count, columns ``(n, k)``."""
+
+    codes: np.ndarray
+    nlevels: int
+    Xz: np.ndarray
+
+    @property
+    def k(self) -> int:
+        return self.Xz.shape[1]
+
+    @property
+    def q(self) -> int:
+        return self.nlevels * self.k
+
+
+def z_matrix(term: TermArrays, rowscale: np.ndarray | None = None) -> sp.csr_matrix:
+    """The ``n x q`` sparse random-effects design of one term (level-major columns)."""
+    n, k = term.Xz.shape
+    data = term.Xz if rowscale is None else term.Xz * rowscale[:, None]
+    indices = (term.codes[:, None] * k + np.arange(k)).ravel()
+    indptr = np.arange(0, n * k + 1, k)
+    return sp.csr_matrix((data.ravel(), indices, indptr), shape=(n, term.q))
+
+
+def _blockdiag_crossprod(term: TermArrays, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Per-level sums ``sum_{r in level} A[r, :, None] * B[r, None, :]``: ``(L, a, b)``."""
+    L = term.nlevels
+    out = np.empty((L, A.shape[1], B.shape[1]))
+    for a in range(A.shape[1]):  # loops over the few columns, never over rows/levels
+        for b in range(B.shape[1]):
+            out[:, a, b] = np.bincount(term.codes, weights=A[:, a] * B[:, b], minlength=L)
+    return out
+
+
+#: above this many term-1 pairs the fill-in is computed by a sparse product instead
+MAX_PAIRS = 40_000_000
+
+
+@dataclass(frozen=True)
+class PairIndex:
+    """Precomputed pairs for the fill-in ``C W C'`` (lower triangle only).
+
+    ``C = Z_rest' Z_1`` is fixed; only the per-level ``k1 x k1`` weights ``W_l``
+    change with ``theta``.  Entry ``(i, j)``, ``i >= j``, of ``C W C'`` is
+    ``sum val[t] * W.ravel()[widx[t]]`` over the pairs ``t`` with ``flat[t] ==
+    i * q + j``, so each evaluation is one ``np.bincount``.
+    """
+
+    flat: np.ndarray
+    widx: np.ndarray
+    val: np.ndarray
+
+
+def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
+    """All pairs of non-zeros of ``C`` that share a level of term 1 (vectorised)."""
+    Cc = C.tocsc()
+    Cc.sort_indices()
+    q, q1 = Cc.shape
+    L1 = q1 // k1
+    # entries grouped by level: level l owns columns l*k1 .. l*k1+k1-1, contiguous in CSC
+    gstart = Cc.indptr[0:q1:k1]
+    gend = Cc.indptr[k1 : q1 + 1 : k1]
+    gsize = gend - gstart
+    total = int((gsize.astype(np.int64) ** 2).sum())
+    if total > MAX_PAIRS:
+        return None
+    nnz = Cc.nnz
+    col = np.repeat(np.arange(q1), np.diff(Cc.indptr))
+    lev = col // k1
+    a = col % k1
+    reps = gsize[lev]
+    first = np.repeat(np.arange(nnz), reps)
+    # offset within the repeat block
+    starts = np.repeat(np.cumsum(reps) - reps, reps)
+    second = gstart[lev][first] + (np.arange(total) - starts)
+    rows = Cc.indices
+    keep = rows[first] >= rows[second]
+    first, second = first[keep], second[keep]
+    flat = rows[first].astype(np.int64) * q + rows[second]
+    widx = lev[first] * (k1 * k1) + a[first] * k1 + a[second]
+    val = Cc.data[first] * Cc.data[second]
+    order = np.argsort(flat, kind="stable")  # memory locality for bincount
+    del L1
+    return PairIndex(flat=flat[order], widx=widx[order], val=val[order])
+
+
+@dataclass(frozen=True)
+class CrossProducts:
+    """Everything the deviance needs, computed in one pass over the data.
+
+    ``XY = [X, y]`` (``p + 1`` columns). Term ``order[0]`` of the caller's list is
+    the first (block-diagonal) term; ``rest`` are the others in ``order[1:]``.
+
+    Attributes
+    ----------
+    n, p: rows and fixed-effects columns.
+    terms: the terms in internal order (``order`` maps internal -> caller index).
+    D1: ``(L1, k1, k1)`` diagonal blocks of ``Z_1'Z_1``.
+    P1: ``(L1, k1, p + 1)`` blocks of ``Z_1' [X y]``.
+    C: sparse ``(q_rest, q1)`` ``Z_rest' Z_1`` (None with one term).
+    R: dense ``(q_rest, q_rest)`` ``Z_rest' Z_rest``.
+    RXY: dense ``(q_rest, p + 1)`` ``Z_rest' [X y]``.
+    XYXY: dense ``(p + 1, p + 1)`` ``[X y]' [X y]``.
+    """
+
+    n: int
+    p: int
+    terms: tuple[TermArrays, ...]
+    order: tuple[int, ...]
+    D1: np.ndarray
+    P1: np.ndarray
+    C: sp.csr_matrix | None
+    R: np.ndarray
+    RXY: np.ndarray
+    XYXY: np.ndarray
+    pairs: PairIndex | None = None
+
+    @property
+    def rest_scalar(self) -> bool:
+        """All terms after the first are scalar (``k = 1``): ``Lambda_rest`` is diagonal."""
+        return all(t.k == 1 for t in self.terms[1:])
+
+    @property
+    def q_rest(self) -> int:
+        return self.R.shape[0]
+
+    @property
+    def rest_offsets(self) -> np.ndarray:
+        sizes = [t.q for t in self.terms[1:]]
+        return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+def term_order(terms: list[TermArrays]) -> tuple[int, ...]:
+    """Internal order: most levels first (stable for ties)."""
+    return tuple(sorted(range(len(terms)), key=lambda i: -terms[i].nlevels))
+
+
+def cross_products(
+    X: np.ndarray,
+    y: np.ndarray,
+    terms: list[TermArrays],
+    weights: np.ndarray | None = None,
+) -> CrossProducts:
+    """Compute all cross-products once (the only pass over the rows).
+
+    ``weights`` (prior weights, e.g. IRLS working weights) multiply each row's
+    contribution to every cross-product.
+    """
+    if not terms:
+        raise ValueError("cross_products needs at least one random-effects term")
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n, p = X.shape
+    XY = np.column_stack([X, y])
+    sw = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
+    if sw is not None:
+        XY = XY * sw[:, None]
+    order = term_order(terms)
+    ts = tuple(terms[i] for i in order)
+    t1 = ts[0]
+    Xz1 = t1.Xz if sw is None else t1.Xz * sw[:, None]
+    D1 = _blockdiag_crossprod(t1, Xz1, Xz1)
+    P1 = _blockdiag_crossprod(t1, Xz1, XY)
+    XYXY = XY.T @ XY
+    if len(ts) == 1:
+        C = None
+        R = np.zeros((0, 0))
+        RXY = np.zeros((0, p + 1))
+        pairs = None
+    else:
+        Z1 = z_matrix(t1, sw)
+        Zr = sp.hstack([z_matrix(t, sw) for t in ts[1:]], format="csr")
+        ZrT = Zr.T.tocsr()
+        C = (ZrT @ Z1).tocsr()
+        C.sum_duplicates()
+        R = (ZrT @ Zr).toarray()
+        RXY = np.asarray(ZrT @ XY)
+        pairs = pair_index(C, t1.k)
+    return CrossProducts(
+        n=n, p=p, terms=ts, order=order, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
+    )

@@ -1,0 +1,1 @@
+"""Model drivers: formula + data -> design blocks -> numeric core -> results."""

@@ -1,0 +1,93 @@
+"""Checks of design blocks before estimation (shared by every estimator).
+
+Example
+-------
+>>> import numpy as np
+>>> X = np.column_stack([np.ones(4), np.arange(4.0), 2 * np.arange(4.0)])
+>>> full_rank_columns(X).tolist()
+[0, 1]
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import replace
+
+import numpy as np
+import scipy.linalg as sla
+
+from ..exceptions import EstimationError, RankDeficiencyWarning
+from ..formula.blocks import DesignBlocks
+
+#: relative tolerance on the diagonal of R in the pivoted QR (lme4's rankMatrix default)
+RANK_TOL = 1e-7
+
+
+def full_rank_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
+    """Indices (sorted) of a maximal set of linearly independent columns of ``X``."""
+    if X.shape[1] == 0:
+        return np.arange(0)
+    _, R, piv = sla.qr(X, mode="economic", pivoting=True)
+    d = np.abs(np.diag(R))
+    rank = int((d > tol * d[0]).sum()) if d.size and d[0] > 0 else 0
+    return np.sort(piv[:rank])
+
+
+def drop_dependent_columns(blocks: DesignBlocks) -> tuple[DesignBlocks, list[str]]:
+    """Drop linearly dependent fixed-effects columns, warning with their names (as lme4)."""
+    keep = full_rank_columns(blocks.X)
+    if len(keep) == blocks.X.shape[1]:
+        return blocks, []
+    dropped = [nm for i, nm in enumerate(blocks.x_names) if i not in set(keep.tolist())]
+    warnings.warn(
+        f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} column(s) "
+        f"{', '.join(repr(d) for d in dropped)}",
+        RankDeficiencyWarning,
+        stacklevel=3,
+    )
+    spec = blocks.spec
+    if spec is not None and hasattr(spec, "with_kept_columns"):
+        spec = spec.with_kept_columns([blocks.x_names[i] for i in keep])
+    new = replace(
+        blocks,
+        X=np.ascontiguousarray(blocks.X[:, keep]),
+        x_names=[blocks.x_names[i] for i in keep],
+        spec=spec,
+    )
+    return new, dropped
+
+
+def check_estimable(blocks: DesignBlocks) -> None:
+    """Raise :class:`EstimationError` for models that cannot be estimated."""
+    n = blocks.nobs
+    if not blocks.random:
+        raise EstimationError(
+            "the formula has no random-effects term such as '(1 | group)'; "
+            "a linear mixed model needs at least one"
+        )
+    y = blocks.y
+    if y is None:
+        raise EstimationError("the formula has no response")
+    if np.ptp(y) == 0:
+        raise EstimationError(
+            f"the response {blocks.y_name!r} has no variance (all values {y[0]!r})"
+        )
+    for blk in blocks.random:
+        if blk.nlevels >= n:
+            raise EstimationError(
+                f"grouping factor {blk.group!r} has {blk.nlevels} levels for {n} observations: "
+                "every level has a single row, so its variance cannot be told apart from the "
+                "residual variance (the number of levels must be < the number of observations)"
+            )
+    if blocks.X.shape[1] >= n:
+        raise EstimationError(
+            f"{blocks.X.shape[1]} fixed-effects columns for {n} observations: nothing left to "
+            "estimate the variance"
+        )
+    beta, *_ = np.linalg.lstsq(blocks.X, y, rcond=None)
+    r = y - blocks.X @ beta
+    if np.dot(r, r) <= 1e-20 * max(np.dot(y, y), 1e-300):
+        raise EstimationError(
+            f"the fixed effects reproduce the response {blocks.y_name!r} exactly: no residual "
+            "variance to estimate"
+        )
