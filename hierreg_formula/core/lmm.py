@@ -173,14 +173,10 @@ def estimate_at(
     obj = profiled_deviance(f, reml)
     n, p = cp.n, cp.p
     sigma2 = f.pwrss / (n - p if reml else n)
-    _, b_int, beta = f.solution()
+    beta = f.beta
+    b_terms = f.b_by_term()
     cov_beta = sigma2 * np.linalg.inv(f.fixed_precision())
     cc_int = f.cond_cov_blocks()
-    # split b into terms (internal order), then back to caller order
-    offs = np.concatenate([[0], np.cumsum([t.q for t in cp.terms])])
-    b_terms_int = [
-        b_int[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(cp.terms)
-    ]
     inv = np.argsort(cp.order)
     factors = tmap.factors(theta)
     singular = [i for i, T in enumerate(factors) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
@@ -190,7 +186,7 @@ def estimate_at(
         beta=beta,
         cov_beta=cov_beta,
         sigma=float(np.sqrt(sigma2)),
-        b=[b_terms_int[j] for j in inv],
+        b=b_terms,
         cond_cov=[sigma2 * cc_int[j] for j in inv],
         objective=float(obj),
         logdet_L=f.logdet_L,

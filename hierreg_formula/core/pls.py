@@ -132,6 +132,16 @@ class PLSFactor:
         br = self.lam_rest @ u[q1:] if self.lam_rest is not None else np.zeros(0)
         return u, np.concatenate([b1, br]), beta
 
+    def b_by_term(self) -> list[np.ndarray]:
+        """The random effects ``b = Lambda u`` per term, in the CALLER's order, each ``(L, k)``."""
+        _, b, _ = self.solution()
+        offs = np.concatenate([[0], np.cumsum([t.q for t in self.cp.terms])])
+        per = [
+            b[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(self.cp.terms)
+        ]
+        inv = np.argsort(self.cp.order)
+        return [per[j] for j in inv]
+
     def fixed_precision(self) -> np.ndarray:
         """``R_X' R_X`` (so ``cov(beta) = sigma^2 * inv``)."""
         q, p = self.q_rest, self.cp.p
