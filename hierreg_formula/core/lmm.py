@@ -99,6 +99,39 @@ class DevianceFunction:
         return profiled_deviance(self.factor(np.asarray(theta, dtype=float)), self.reml)
 
 
+def moment_start(
+    X: np.ndarray, y: np.ndarray, terms: list[TermArrays], tmap: ThetaMap
+) -> np.ndarray:
+    """Starting ``theta`` from a one-way method-of-moments estimate per term column.
+
+    For each column ``j`` of each term, the per-level simple regression of the
+    OLS residual on that column gives slopes ``c_l``; their spread beyond the
+    sampling noise, relative to the within-level residual variance, gives the
+    diagonal of ``T``.  Off-diagonals start at 0.  Crossed terms inflate each
+    other's spread, but the start only has to be better than lme4's identity:
+    on InstEval it halves the number of deviance evaluations.
+    """
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    r = y - X @ beta
+    factors = tmap.factors(tmap.initial())
+    for T, t in zip(factors, terms, strict=True):
+        for j in range(t.k):
+            x = t.Xz[:, j]
+            sxx = np.bincount(t.codes, weights=x * x, minlength=t.nlevels)
+            ok = sxx > 1e-12 * max(sxx.max(), 1e-300)
+            if ok.sum() < 2:
+                continue
+            sxr = np.bincount(t.codes, weights=x * r, minlength=t.nlevels)
+            c = np.where(ok, sxr / np.where(ok, sxx, 1.0), 0.0)
+            within = r - c[t.codes] * x
+            s2 = float(within @ within) / max(len(r) - ok.sum(), 1)
+            if s2 <= 0:
+                continue
+            vb = c[ok].var() - s2 * np.mean(1.0 / sxx[ok])
+            T[j, j] = np.sqrt(max(vb, 0.01 * s2 / np.mean(sxx[ok])) / s2)
+    return tmap.theta_of(factors)
+
+
 def _optimize(
     fun: DevianceFunction, x0: np.ndarray, lower: np.ndarray, xtol: float, ftol: float, maxeval: int
 ) -> tuple[np.ndarray, float, bool, str]:
@@ -152,14 +185,17 @@ def fit_lmm(
     reml:
         REML (default) or maximum likelihood.
     theta0:
-        Starting value (default: identity relative factors, as lme4).
+        Starting value (default: :func:`moment_start`; lme4 starts at identity factors).
     xtol, ftol:
         Absolute tolerances on ``theta`` and on the deviance for BOBYQA.
     """
     cp = cross_products(X, y, terms)
     tmap = ThetaMap([t.k for t in terms])
     fun = DevianceFunction(cp, tmap, reml)
-    x0 = tmap.initial() if theta0 is None else np.asarray(theta0, dtype=float)
+    if theta0 is None:
+        x0 = moment_start(np.asarray(X, float), np.asarray(y, float), terms, tmap)
+    else:
+        x0 = np.asarray(theta0, dtype=float)
     theta, _, converged, msg = _optimize(fun, x0, tmap.lower, xtol, ftol, maxeval)
     return estimate_at(fun, theta, converged=converged, message=msg)
 

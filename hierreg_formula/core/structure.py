@@ -113,9 +113,8 @@ def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
     flat = rows[first].astype(np.int64) * q + rows[second]
     widx = lev[first] * (k1 * k1) + a[first] * k1 + a[second]
     val = Cc.data[first] * Cc.data[second]
-    order = np.argsort(flat, kind="stable")  # memory locality for bincount
     del L1
-    return PairIndex(flat=flat[order], widx=widx[order], val=val[order])
+    return PairIndex(flat=flat, widx=widx, val=val)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,79 @@
+"""Command-line interface: ``hierreg fit FORMULA --data NAME_OR_CSV`` and ``hierreg datasets``.
+
+Example
+-------
+>>> main(["datasets"])  # doctest: +ELLIPSIS
+name...
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+from .api import METHODS, fit
+from .datasets import _DATASETS, list_datasets, load_dataset
+from .exceptions import HierregError
+
+
+def _read_data(spec: str) -> pd.DataFrame:
+    if spec.lower() in {k.lower() for k in _DATASETS}:
+        return load_dataset(spec)
+    path = Path(spec)
+    if not path.exists():
+        raise HierregError(
+            f"--data {spec!r} is neither a built-in dataset ({', '.join(_DATASETS)}) "
+            "nor an existing CSV file"
+        )
+    return pd.read_csv(path)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="hierreg", description="Hierarchical regression from lme4-style formulas."
+    )
+    sub = p.add_subparsers(dest="command", required=True)
+    f = sub.add_parser("fit", help="fit a model and print its summary")
+    f.add_argument("formula", help='e.g. "Reaction ~ Days + (Days | Subject)"')
+    f.add_argument("--data", required=True, help="built-in dataset name or CSV path")
+    f.add_argument("--method", default="reml", choices=METHODS)
+    f.add_argument(
+        "--alpha", default=None, help="regularized mode: penalty, 'cv' or 'reml' (default cv)"
+    )
+    f.add_argument("--missing", default="drop", choices=("drop", "raise"))
+    sub.add_parser("datasets", help="list the built-in datasets")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    if args.command == "datasets":
+        with pd.option_context("display.max_colwidth", 80, "display.width", 200):
+            print(list_datasets().to_string())
+        return 0
+    try:
+        data = _read_data(args.data)
+        kwargs = {}
+        if args.method == "regularized":
+            alpha = args.alpha or "cv"
+            kwargs["alpha"] = alpha if alpha in ("cv", "reml") else float(alpha)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            res = fit(args.formula, data, method=args.method, missing=args.missing, **kwargs)
+        print(res.summary())
+        for w in caught:
+            print(f"warning: {w.message}", file=sys.stderr)
+    except HierregError as err:
+        print(f"hierreg: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())
