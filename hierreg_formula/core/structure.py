@@ -102,14 +102,22 @@ def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
     col = np.repeat(np.arange(q1), np.diff(Cc.indptr))
     lev = col // k1
     a = col % k1
-    reps = gsize[lev]
-    first = np.repeat(np.arange(nnz), reps)
-    # offset within the repeat block
-    starts = np.repeat(np.cumsum(reps) - reps, reps)
-    second = gstart[lev][first] + (np.arange(total) - starts)
     rows = Cc.indices
-    keep = rows[first] >= rows[second]
-    first, second = first[keep], second[keep]
+    if k1 == 1:
+        # rows are sorted within a column: pair each entry with itself and the ones
+        # before it in its column, which gives exactly the lower triangle
+        pos = np.arange(nnz) - gstart[lev]
+        reps = pos + 1
+        first = np.repeat(np.arange(nnz), reps)
+        starts = np.repeat(np.cumsum(reps) - reps, reps)
+        second = gstart[lev][first] + (np.arange(first.size) - starts)
+    else:
+        reps = gsize[lev]
+        first = np.repeat(np.arange(nnz), reps)
+        starts = np.repeat(np.cumsum(reps) - reps, reps)
+        second = gstart[lev][first] + (np.arange(total) - starts)
+        keep = rows[first] >= rows[second]
+        first, second = first[keep], second[keep]
     flat = rows[first].astype(np.int64) * q + rows[second]
     widx = lev[first] * (k1 * k1) + a[first] * k1 + a[second]
     val = Cc.data[first] * Cc.data[second]

@@ -45,14 +45,10 @@ def drop_dependent_columns(blocks: DesignBlocks) -> tuple[DesignBlocks, list[str
         RankDeficiencyWarning,
         stacklevel=3,
     )
-    spec = blocks.spec
-    if spec is not None and hasattr(spec, "with_kept_columns"):
-        spec = spec.with_kept_columns([blocks.x_names[i] for i in keep])
     new = replace(
         blocks,
         X=np.ascontiguousarray(blocks.X[:, keep]),
         x_names=[blocks.x_names[i] for i in keep],
-        spec=spec,
     )
     return new, dropped
 

@@ -172,7 +172,11 @@ class HierarchicalFitBase:
             blocks = self._blocks
         else:
             blocks = self._blocks.spec.rebuild(newdata, response=False)
-        eta = blocks.X @ self._beta
+        X = blocks.X
+        if list(blocks.x_names) != self.exog_names:  # columns dropped as linearly dependent
+            pos = {nm: i for i, nm in enumerate(blocks.x_names)}
+            X = X[:, [pos[nm] for nm in self.exog_names]]
+        eta = X @ self._beta
         if include_random:
             eta = eta + random_contribution(blocks, self._b)
         return eta, blocks.index
