@@ -135,33 +135,45 @@ def moment_start(
 def _optimize(
     fun: DevianceFunction, x0: np.ndarray, lower: np.ndarray, xtol: float, ftol: float, maxeval: int
 ) -> tuple[np.ndarray, float, bool, str]:
+    """BOBYQA from ``x0``; returns the best point seen even if NLopt gives up on round-off."""
+    best = {"f": np.inf, "x": np.maximum(x0, lower)}
+
+    def objective(x: np.ndarray, grad: np.ndarray) -> float:
+        try:
+            f = fun(x)
+        except np.linalg.LinAlgError:
+            return 1e300
+        if not np.isfinite(f):
+            return 1e300
+        if f < best["f"]:
+            best["f"], best["x"] = f, x.copy()
+        return f
+
     opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
     opt.set_lower_bounds(lower)
     opt.set_upper_bounds(np.full(len(x0), np.inf))
-    opt.set_min_objective(lambda x, grad: fun(x))
+    opt.set_min_objective(objective)
     opt.set_xtol_abs(xtol)
     opt.set_ftol_abs(ftol)
     opt.set_maxeval(maxeval)
-    step = np.where(np.isfinite(lower), 0.25, 0.25)
-    opt.set_initial_step(step)
+    # initial trust-region radius: a fifth of each starting value (the moment start is
+    # usually within that of the optimum), at least 0.02
+    opt.set_initial_step(np.maximum(0.2 * np.abs(best["x"]), 0.02))
+    messages = {
+        nlopt.SUCCESS: "success",
+        nlopt.FTOL_REACHED: "ftol reached",
+        nlopt.XTOL_REACHED: "xtol reached",
+        nlopt.MAXEVAL_REACHED: "maximum number of evaluations reached",
+    }
     try:
-        x = opt.optimize(np.maximum(x0, lower))
+        opt.optimize(best["x"])
         res = opt.last_optimize_result()
         converged = res in (nlopt.SUCCESS, nlopt.FTOL_REACHED, nlopt.XTOL_REACHED)
-        msg = {
-            nlopt.SUCCESS: "success",
-            nlopt.FTOL_REACHED: "ftol reached",
-            nlopt.XTOL_REACHED: "xtol reached",
-            nlopt.MAXEVAL_REACHED: "maximum number of evaluations reached",
-        }.get(res, f"nlopt result {res}")
-        return x, opt.last_optimum_value(), converged, msg
+        msg = messages.get(res, f"nlopt result {res}")
     except nlopt.RoundoffLimited:
-        return (
-            np.asarray(opt.last_optimum_x() if hasattr(opt, "last_optimum_x") else x0),
-            float("nan"),
-            False,
-            "nlopt: roundoff limited",
-        )
+        # the objective cannot be decreased further in floating point: converged
+        converged, msg = True, "round-off limited (converged to machine precision)"
+    return best["x"], best["f"], converged and np.isfinite(best["f"]), msg
 
 
 def fit_lmm(
