@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 
 import nlopt
 import numpy as np
+from scipy.optimize import minimize
 
+from .gradient import scalar_gradient
 from .pls import PLSFactor, factorize
 from .structure import CrossProducts, TermArrays, cross_products
 from .theta import ThetaMap
@@ -97,6 +99,15 @@ class DevianceFunction:
     def __call__(self, theta: np.ndarray) -> float:
         self.nfev += 1
         return profiled_deviance(self.factor(np.asarray(theta, dtype=float)), self.reml)
+
+    def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """Deviance and its analytic gradient (all terms scalar)."""
+        self.nfev += 1
+        theta = np.asarray(theta, dtype=float)
+        f = self.factor(theta)
+        order = list(self.cp.order)
+        g_int = scalar_gradient(f, theta[order], self.reml)
+        return profiled_deviance(f, self.reml), g_int[np.argsort(order)]
 
 
 def moment_start(
@@ -176,6 +187,27 @@ def _optimize(
     return best["x"], best["f"], converged and np.isfinite(best["f"]), msg
 
 
+def _optimize_gradient(
+    fun: DevianceFunction, x0: np.ndarray, lower: np.ndarray, maxeval: int
+) -> tuple[np.ndarray, float, bool, str]:
+    """L-BFGS-B with the analytic gradient (scalar terms only)."""
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+    res = minimize(
+        fun.value_and_gradient,
+        np.maximum(x0, lower),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": 1e-5, "maxiter": maxeval, "maxcor": 10},
+    )
+    # a line search that cannot improve further at a tiny projected gradient has
+    # reached the precision of the objective: accept it
+    x = np.asarray(res.x)
+    pg = np.where((x <= lower) & (res.jac > 0), 0.0, res.jac)
+    ok = bool(res.success) or float(np.max(np.abs(pg))) < 1e-4
+    return np.asarray(res.x), float(res.fun), ok, f"L-BFGS-B: {res.message}"
+
+
 def fit_lmm(
     X: np.ndarray,
     y: np.ndarray,
@@ -185,6 +217,7 @@ def fit_lmm(
     xtol: float = 1e-10,
     ftol: float = 1e-12,
     maxeval: int = 100_000,
+    gradient: bool | None = None,
 ) -> LMMEstimate:
     """Fit a linear mixed model by minimising the (RE)ML profiled deviance.
 
@@ -200,6 +233,9 @@ def fit_lmm(
         Starting value (default: :func:`moment_start`; lme4 starts at identity factors).
     xtol, ftol:
         Absolute tolerances on ``theta`` and on the deviance for BOBYQA.
+    gradient:
+        Use L-BFGS-B with the analytic gradient (:mod:`.gradient`); default when
+        every term is scalar.  Otherwise (or if it fails) NLopt's BOBYQA.
     """
     cp = cross_products(X, y, terms)
     tmap = ThetaMap([t.k for t in terms])
@@ -208,7 +244,14 @@ def fit_lmm(
         x0 = moment_start(np.asarray(X, float), np.asarray(y, float), terms, tmap)
     else:
         x0 = np.asarray(theta0, dtype=float)
-    theta, _, converged, msg = _optimize(fun, x0, tmap.lower, xtol, ftol, maxeval)
+    if gradient is None:
+        gradient = all(t.k == 1 for t in terms)
+    converged = False
+    if gradient:
+        theta, _, converged, msg = _optimize_gradient(fun, x0, tmap.lower, maxeval)
+        x0 = theta
+    if not converged:  # derivative-free BOBYQA (also the fallback of the gradient path)
+        theta, _, converged, msg = _optimize(fun, x0, tmap.lower, xtol, ftol, maxeval)
     return estimate_at(fun, theta, converged=converged, message=msg)
 
 

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.linalg as sla
 import scipy.sparse as sp
+from scipy.linalg import lapack
 
 from .structure import CrossProducts
 
@@ -115,7 +116,9 @@ class PLSFactor:
         # term 1: L11' u1 = c1 - (G' u_rest + H_X beta), per level
         c = self.H[:, :, -1] - self.H[:, :, :-1] @ beta
         if self.has_rest:
-            c = c - (self.g_matrix().T @ ur).reshape(c.shape)
+            # G' u_r = blockdiag(M1') C' Lambda_r u_r, without forming G
+            v = np.asarray(self.cp.C.T @ (self.lam_rest @ ur)).reshape(c.shape)
+            c = c - np.einsum("lab,la->lb", self.M1, v)
         u1 = np.linalg.solve(np.swapaxes(self.L11, 1, 2), c[..., None])[..., 0]
         return np.concatenate([u1.ravel(), ur]), beta
 
@@ -160,22 +163,36 @@ class PLSFactor:
         out = []
         if self.has_rest:
             q = self.q_rest
-            Lrr = self.LS[:q, :q]
-            # N = Lrr^{-1} G  (q_rest x q1), dense
-            N = sla.solve_triangular(Lrr, self.g_matrix().toarray(), lower=True, check_finite=False)
             L1, k1 = self.L11.shape[:2]
-            Nb = N.reshape(q, L1, k1).transpose(1, 0, 2)  # (L1, q, k1)
-            NtN = np.swapaxes(Nb, 1, 2) @ Nb  # (L1, k1, k1)
+            inv, info = lapack.dpotri(np.ascontiguousarray(self.LS[:q, :q]), lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+            Sinv = np.tril(inv) + np.tril(inv, -1).T  # (Lrr Lrr')^{-1}
+            # Q = Lambda_r (Lrr Lrr')^{-1} Lambda_r': the rest terms' blocks, and the
+            # middle of N'N = G' Sinv G = M1' C' Q C M1 for the first term
+            Q = np.asarray(self.lam_rest @ np.asarray(self.lam_rest @ Sinv).T).T
+            if cp.pairs is not None:
+                pi = cp.pairs
+                w = pi.val * Q.ravel()[pi.flat]
+                k2 = k1 * k1
+                Y = np.bincount(pi.widx, weights=w, minlength=L1 * k2)
+                Y += np.bincount(pi.mirror_widx, weights=w[pi.strict], minlength=L1 * k2)
+                Y = Y.reshape(L1, k1, k1)
+            else:  # too many pairs: column sums of C * (Q C), one (a, b) at a time
+                QC = np.asarray(cp.C.T @ Q).T  # (q, q1) = Q C (Q symmetric)
+                Cc = cp.C.tocsc()
+                Y = np.empty((L1, k1, k1))
+                for a in range(k1):  # loops over the few columns of term 1
+                    for b in range(k1):
+                        prod = Cc[:, a::k1].multiply(QC[:, b::k1])
+                        Y[:, a, b] = np.asarray(prod.sum(axis=0)).ravel()
+            NtN = np.swapaxes(self.M1, 1, 2) @ Y @ self.M1
             V1 = V1 + np.swapaxes(Linv1, 1, 2) @ NtN @ Linv1
-            Lrr_inv = sla.solve_triangular(Lrr, np.eye(q), lower=True, check_finite=False)
-            Vr = Lrr_inv.T @ Lrr_inv
-            Vr = self.lam_rest @ sp.csr_matrix(Vr) @ self.lam_rest.T
-            Vr = Vr.toarray()
         out.append(self.lam1 @ V1 @ np.swapaxes(self.lam1, 1, 2))
         if self.has_rest:
             off = cp.rest_offsets
             for j, t in enumerate(cp.terms[1:]):
-                blk = Vr[off[j] : off[j + 1], off[j] : off[j + 1]]
+                blk = Q[off[j] : off[j + 1], off[j] : off[j + 1]]
                 idx = np.arange(t.nlevels)[:, None] * t.k + np.arange(t.k)
                 out.append(blk[idx[:, :, None], idx[:, None, :]])
         return out

@@ -24,6 +24,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,21 @@ class PairIndex:
     flat: np.ndarray
     widx: np.ndarray
     val: np.ndarray
+    q: int
+    k1: int
+
+    @functools.cached_property
+    def strict(self) -> np.ndarray:
+        """Mask of the pairs off the diagonal (``i > j``)."""
+        return (self.flat // self.q) != (self.flat % self.q)
+
+    @functools.cached_property
+    def mirror_widx(self) -> np.ndarray:
+        """For the strict pairs, the weight index with the two term-1 columns swapped."""
+        k1, k2 = self.k1, self.k1 * self.k1
+        lev, rem = np.divmod(self.widx[self.strict], k2)
+        a, b = np.divmod(rem, k1)
+        return lev * k2 + b * k1 + a
 
 
 def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
@@ -122,7 +138,7 @@ def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
     widx = lev[first] * (k1 * k1) + a[first] * k1 + a[second]
     val = Cc.data[first] * Cc.data[second]
     del L1
-    return PairIndex(flat=flat, widx=widx, val=val)
+    return PairIndex(flat=flat, widx=widx, val=val, q=q, k1=k1)
 
 
 @dataclass(frozen=True)

@@ -119,7 +119,7 @@ def test_per_level_lambdas_and_ridge_on_beta():
 def test_sparse_fill_in_path_matches_pair_path(monkeypatch):
     import hierreg_formula.core.structure as structure
 
-    X, y, terms, rng = _problem(3, (1, 1, 2), (25, 8, 3))
+    X, y, terms, rng = _problem(3, (2, 1, 2), (25, 8, 3))
     tmap = ThetaMap([t.k for t in terms])
     theta = np.abs(rng.normal(size=tmap.size)) + 0.1
     fs = tmap.factors(theta)
@@ -127,9 +127,11 @@ def test_sparse_fill_in_path_matches_pair_path(monkeypatch):
     monkeypatch.setattr(structure, "MAX_PAIRS", 0)
     cp_sparse = cross_products(X, y, terms)
     assert cp_pairs.pairs is not None and cp_sparse.pairs is None
-    d1 = profiled_deviance(factorize(cp_pairs, [fs[i] for i in cp_pairs.order]), True)
-    d2 = profiled_deviance(factorize(cp_sparse, [fs[i] for i in cp_sparse.order]), True)
-    assert d1 == pytest.approx(d2, rel=1e-12)
+    f1 = factorize(cp_pairs, [fs[i] for i in cp_pairs.order])
+    f2 = factorize(cp_sparse, [fs[i] for i in cp_sparse.order])
+    assert profiled_deviance(f1, True) == pytest.approx(profiled_deviance(f2, True), rel=1e-12)
+    for c1, c2 in zip(f1.cond_cov_blocks(), f2.cond_cov_blocks(), strict=True):
+        np.testing.assert_allclose(c1, c2, rtol=1e-10, atol=1e-14)
 
 
 def test_theta_map_roundtrip_and_bounds():
