@@ -29,6 +29,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,6 +55,39 @@ def _blockdiag(blocks: np.ndarray) -> sp.csr_matrix:
     ).tocsr()
 
 
+def chol_blocks(A: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factors of an ``(L, k, k)`` stack (closed form for ``k <= 2``)."""
+    k = A.shape[1]
+    if k == 1:
+        return np.sqrt(A)
+    if k == 2:
+        out = np.zeros_like(A)
+        l11 = np.sqrt(A[:, 0, 0])
+        l21 = A[:, 1, 0] / l11
+        out[:, 0, 0] = l11
+        out[:, 1, 0] = l21
+        out[:, 1, 1] = np.sqrt(A[:, 1, 1] - l21 * l21)
+        return out
+    return np.linalg.cholesky(A)
+
+
+def tri_solve_blocks(Lb: np.ndarray, B: np.ndarray, trans: bool = False) -> np.ndarray:
+    """Solve ``L X = B`` (or ``L' X = B``) per level; ``Lb`` ``(L, k, k)``, ``B`` ``(L, k, m)``."""
+    k = Lb.shape[1]
+    if k == 1:
+        return B / Lb
+    if k == 2:
+        l11, l21, l22 = Lb[:, 0, 0, None], Lb[:, 1, 0, None], Lb[:, 1, 1, None]
+        if trans:
+            x1 = B[:, 1, :] / l22
+            x0 = (B[:, 0, :] - l21 * x1) / l11
+        else:
+            x0 = B[:, 0, :] / l11
+            x1 = (B[:, 1, :] - l21 * x0) / l22
+        return np.stack([x0, x1], axis=1)
+    return np.linalg.solve(np.swapaxes(Lb, 1, 2) if trans else Lb, B)
+
+
 @dataclass(frozen=True)
 class PLSFactor:
     """The factor of the bordered PLS matrix at one ``Lambda`` and derived pieces.
@@ -61,21 +95,24 @@ class PLSFactor:
     Attributes
     ----------
     L11: ``(L1, k1, k1)`` lower Cholesky blocks of term 1.
-    M1: ``(L1, k1, k1)``: ``Lambda_1 L11^{-T}`` per level.
     H: ``(L1, k1, p + 1)``: ``L11^{-1} Lambda_1' Z_1'[X y]`` per level.
-    G: unused placeholder (``Lambda_r' Z_r' Z_1 Lambda_1 L11^{-T}`` is built on demand).
     LS: dense lower factor of the Schur complement (rest terms, X, y).
+    lam1: term 1's ``Lambda`` block, ``(k1, k1)`` shared or ``(L1, k1, k1)`` per level.
     lam_rest: sparse block-diagonal ``Lambda`` of the rest terms.
+    M1: (derived) ``(L1, k1, k1)``: ``Lambda_1 L11^{-T}`` per level.
     """
 
     cp: CrossProducts
     L11: np.ndarray
-    M1: np.ndarray
     H: np.ndarray
-    G: sp.csr_matrix | None
     LS: np.ndarray
     lam1: np.ndarray
     lam_rest: sp.csr_matrix | None
+
+    @functools.cached_property
+    def M1(self) -> np.ndarray:
+        lamT = np.swapaxes(_as_level_blocks(self.lam1, self.L11.shape[0]), 1, 2)
+        return np.swapaxes(tri_solve_blocks(self.L11, lamT), 1, 2)
 
     @property
     def q_rest(self) -> int:
@@ -119,7 +156,7 @@ class PLSFactor:
             # G' u_r = blockdiag(M1') C' Lambda_r u_r, without forming G
             v = np.asarray(self.cp.C.T @ (self.lam_rest @ ur)).reshape(c.shape)
             c = c - np.einsum("lab,la->lb", self.M1, v)
-        u1 = np.linalg.solve(np.swapaxes(self.L11, 1, 2), c[..., None])[..., 0]
+        u1 = tri_solve_blocks(self.L11, c[..., None], trans=True)[..., 0]
         return np.concatenate([u1.ravel(), ur]), beta
 
     @property
@@ -131,7 +168,8 @@ class PLSFactor:
         u, beta = self._solution()
         q1 = self.L11.shape[0] * self.L11.shape[1]
         u1 = u[:q1].reshape(self.L11.shape[:2])
-        b1 = np.einsum("lab,lb->la", self.lam1, u1).ravel()
+        lam1 = _as_level_blocks(self.lam1, u1.shape[0])
+        b1 = np.einsum("lab,lb->la", lam1, u1).ravel()
         br = self.lam_rest @ u[q1:] if self.lam_rest is not None else np.zeros(0)
         return u, np.concatenate([b1, br]), beta
 
@@ -158,12 +196,12 @@ class PLSFactor:
         ``sigma^2`` they are lme4's conditional covariances (``condVar``).
         """
         cp = self.cp
-        Linv1 = np.linalg.inv(self.L11)  # (L1, k1, k1)
+        L1, k1 = self.L11.shape[:2]
+        Linv1 = tri_solve_blocks(self.L11, np.broadcast_to(np.eye(k1), self.L11.shape))
         V1 = np.swapaxes(Linv1, 1, 2) @ Linv1
         out = []
         if self.has_rest:
             q = self.q_rest
-            L1, k1 = self.L11.shape[:2]
             inv, info = lapack.dpotri(np.ascontiguousarray(self.LS[:q, :q]), lower=1)
             if info != 0:
                 raise np.linalg.LinAlgError(f"dpotri failed ({info})")
@@ -188,7 +226,8 @@ class PLSFactor:
                         Y[:, a, b] = np.asarray(prod.sum(axis=0)).ravel()
             NtN = np.swapaxes(self.M1, 1, 2) @ Y @ self.M1
             V1 = V1 + np.swapaxes(Linv1, 1, 2) @ NtN @ Linv1
-        out.append(self.lam1 @ V1 @ np.swapaxes(self.lam1, 1, 2))
+        lam1 = _as_level_blocks(self.lam1, L1)
+        out.append(lam1 @ V1 @ np.swapaxes(lam1, 1, 2))
         if self.has_rest:
             off = cp.rest_offsets
             for j, t in enumerate(cp.terms[1:]):
@@ -226,16 +265,18 @@ def factorize(
         Optional ``(p, p)`` matrix added to ``X'X`` (a ridge penalty on ``beta``).
     """
     t1 = cp.terms[0]
-    lam1 = _as_level_blocks(lambdas[0], t1.nlevels)
-    k1 = t1.k
-    A11 = np.swapaxes(lam1, 1, 2) @ cp.D1 @ lam1
-    A11 = A11 + np.eye(k1)
-    L11 = np.linalg.cholesky(A11)
-    # M1 = Lambda_1 L11^{-T}
-    Linv = np.linalg.inv(L11)
-    M1 = lam1 @ np.swapaxes(Linv, 1, 2)
-    # H = M1' P1 = L11^{-1} Lambda_1' Z1'[X y]
-    H = np.swapaxes(M1, 1, 2) @ cp.P1
+    L1, k1 = t1.nlevels, t1.k
+    lam1 = np.asarray(lambdas[0], dtype=float)
+    if lam1.ndim == 2:  # shared factor: vec(L' D L) = vec(D) (L kron L), one GEMM
+        A11 = (cp.D1.reshape(L1, k1 * k1) @ np.kron(lam1, lam1)).reshape(L1, k1, k1)
+        LtP = (cp.P1T.reshape(-1, k1) @ lam1).reshape(L1, -1, k1).transpose(0, 2, 1)
+    else:
+        lamT = np.swapaxes(lam1, 1, 2)
+        A11 = lamT @ cp.D1 @ lam1
+        LtP = lamT @ cp.P1
+    A11[:, np.arange(k1), np.arange(k1)] += 1.0
+    L11 = chol_blocks(A11)
+    H = tri_solve_blocks(L11, LtP)  # L11^{-1} Lambda_1' Z_1'[X y]
     Hf = H.reshape(-1, H.shape[2])  # (q1, p+1)
     S_xy = cp.XYXY - Hf.T @ Hf
     if xpen is not None:
@@ -243,7 +284,9 @@ def factorize(
         S_xy[:p, :p] += xpen
     if cp.C is None:
         LS = np.linalg.cholesky(S_xy)
-        return PLSFactor(cp, L11, M1, H, None, LS, lam1, None)
+        return PLSFactor(cp, L11, H, LS, lam1, None)
+    f = PLSFactor(cp, L11, H, np.zeros((0, 0)), lam1, None)
+    M1 = f.M1
     q = cp.q_rest
     rest_blocks = [
         _as_level_blocks(lam, t.nlevels) for lam, t in zip(lambdas[1:], cp.terms[1:], strict=True)
@@ -272,5 +315,4 @@ def factorize(
     S[q:, :q] = Srx.T
     S[q:, q:] = S_xy
     LS = sla.cholesky(S, lower=True, overwrite_a=True, check_finite=False)
-    G = None  # built on demand (conditional variances only)
-    return PLSFactor(cp, L11, M1, H, G, LS, lam1, lam_rest)
+    return PLSFactor(cp, L11, H, LS, lam1, lam_rest)

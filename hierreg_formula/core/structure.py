@@ -172,6 +172,11 @@ class CrossProducts:
     XYXY: np.ndarray
     pairs: PairIndex | None = None
 
+    @functools.cached_property
+    def P1T(self) -> np.ndarray:
+        """``(L1, p + 1, k1)`` C-contiguous transpose of ``P1``."""
+        return np.ascontiguousarray(self.P1.transpose(0, 2, 1))
+
     @property
     def rest_scalar(self) -> bool:
         """All terms after the first are scalar (``k = 1``): ``Lambda_rest`` is diagonal."""
