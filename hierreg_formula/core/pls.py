@@ -268,7 +268,8 @@ def factorize(
     L1, k1 = t1.nlevels, t1.k
     lam1 = np.asarray(lambdas[0], dtype=float)
     if lam1.ndim == 2:  # shared factor: vec(L' D L) = vec(D) (L kron L), one GEMM
-        A11 = (cp.D1.reshape(L1, k1 * k1) @ np.kron(lam1, lam1)).reshape(L1, k1, k1)
+        kron = (lam1[:, None, :, None] * lam1[None, :, None, :]).reshape(k1 * k1, k1 * k1)
+        A11 = (cp.D1.reshape(L1, k1 * k1) @ kron).reshape(L1, k1, k1)
         LtP = (cp.P1T.reshape(-1, k1) @ lam1).reshape(L1, -1, k1).transpose(0, 2, 1)
     else:
         lamT = np.swapaxes(lam1, 1, 2)

@@ -14,7 +14,6 @@ import warnings
 from dataclasses import replace
 
 import numpy as np
-import scipy.linalg as sla
 
 from ..exceptions import EstimationError, RankDeficiencyWarning
 from ..formula.blocks import DesignBlocks
@@ -27,10 +26,13 @@ def full_rank_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
     """Indices (sorted) of a maximal set of linearly independent columns of ``X``."""
     if X.shape[1] == 0:
         return np.arange(0)
-    _, R, piv = sla.qr(X, mode="economic", pivoting=True)
+    # unpivoted QR: a column that depends on the ones before it gets |R_jj| ~ 0, so
+    # (as lme4 does) the later of two collinear columns is the one dropped
+    R = np.linalg.qr(X, mode="r")
     d = np.abs(np.diag(R))
-    rank = int((d > tol * d[0]).sum()) if d.size and d[0] > 0 else 0
-    return np.sort(piv[:rank])
+    scale = np.linalg.norm(X, axis=0)
+    keep = d > tol * np.maximum(scale, np.finfo(float).tiny)
+    return np.flatnonzero(keep)
 
 
 def drop_dependent_columns(blocks: DesignBlocks) -> tuple[DesignBlocks, list[str]]:

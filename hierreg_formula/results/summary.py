@@ -55,13 +55,14 @@ def lmm_summary(res: LMMResults, alpha: float = 0.05) -> Summary:
     vc = res.varcorr()
     rows = []
     for _, r in vc.iterrows():
+        is_var = pd.isna(r["var2"])
         if r["group"] == "Residual":
             name = "Residual"
-        elif r["var2"] is None:
+        elif is_var:
             name = f"{r['group']} {r['var1']} Var"
         else:
             name = f"{r['group']} {r['var1']} x {r['var2']} Corr"
-        if r["var2"] is None:
+        if is_var:
             rows.append((name, _fmt(r["variance"]), _fmt(r["sd"])))
         else:
             rows.append((name, _fmt(r["corr"]), ""))

@@ -1,0 +1,104 @@
+"""Grouping factors: observed levels, sorted, and integer codes (vectorised).
+
+Example
+-------
+>>> import pandas as pd
+>>> g = Grouping.fit(pd.DataFrame({"a": ["x", "y", "x"], "b": [2, 1, 1]}), ("a", "b"))
+>>> list(g.levels), g.codes(pd.DataFrame({"a": ["y", "x", "z"], "b": [1, 2, 1]})).tolist()
+(['x:1', 'x:2', 'y:1'], [2, 1, -1])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+def column_levels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes and sorted observed levels of one grouping column.
+
+    Categoricals keep their category order (unused categories dropped); other
+    columns are sorted (numbers numerically, strings lexically, False < True).
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        raw = values.cat.codes.to_numpy()
+        observed = np.unique(raw[raw >= 0])
+        codes = np.searchsorted(observed, raw)
+        return codes.astype(np.int64), pd.Index(values.cat.categories[observed])
+    try:
+        codes, uniques = pd.factorize(values, sort=True)
+    except TypeError:  # mixed types: sort their string forms
+        codes, uniques = pd.factorize(values.astype(str), sort=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _match(levels: pd.Index, values: pd.Series) -> np.ndarray:
+    """Positions of ``values`` in ``levels`` (-1 when unseen), tolerant of 308 vs '308'."""
+    vals = values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values
+    pos = levels.get_indexer(pd.Index(vals))
+    if (pos < 0).any() and levels.inferred_type in ("string", "mixed"):
+        alt = levels.astype(str).get_indexer(pd.Index(vals).astype(str))
+        pos = np.where(pos < 0, alt, pos)
+    return pos.astype(np.int64)
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """The levels of a grouping factor (one column, or the combinations of several)."""
+
+    name: str
+    factors: tuple[str, ...]
+    factor_levels: tuple[pd.Index, ...]
+    keys: np.ndarray  # sorted mixed-radix keys of the observed combinations
+    levels: pd.Index
+
+    @classmethod
+    def fit(cls, data: pd.DataFrame, factors: tuple[str, ...]) -> Grouping:
+        per = [column_levels(data[f]) for f in factors]
+        key = _combine([c for c, _ in per], [len(lv) for _, lv in per])
+        keys = np.unique(key)
+        if len(factors) == 1:
+            labels = per[0][1][keys]
+        else:
+            parts = _split(keys, [len(lv) for _, lv in per])
+            strs = [pd.Series(per[j][1][parts[j]].astype(str)) for j in range(len(factors))]
+            labels = pd.Index(strs[0].str.cat(strs[1:], sep=":"))
+        return cls(":".join(factors), tuple(factors), tuple(lv for _, lv in per), keys, labels)
+
+    def codes(self, data: pd.DataFrame) -> np.ndarray:
+        """Level codes of the rows of ``data``; -1 for a level not seen in fitting."""
+        per = [_match(lv, data[f]) for f, lv in zip(self.factors, self.factor_levels, strict=True)]
+        key = _combine(per, [len(lv) for lv in self.factor_levels])
+        pos = np.searchsorted(self.keys, key)
+        pos = np.minimum(pos, len(self.keys) - 1)
+        found = (key >= 0) & (self.keys[pos] == key)
+        return np.where(found, pos, -1).astype(np.int64)
+
+    def unseen_labels(self, data: pd.DataFrame, codes: np.ndarray) -> list[str]:
+        """Labels of the rows whose level was not seen in fitting."""
+        bad = codes < 0
+        if not bad.any():
+            return []
+        sub = data.loc[bad, list(self.factors)].astype(str)
+        labels = sub.iloc[:, 0] if len(self.factors) == 1 else sub.agg(":".join, axis=1)
+        return list(dict.fromkeys(labels.tolist()))
+
+
+def _combine(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    key = np.zeros(len(codes[0]), dtype=np.int64)
+    bad = np.zeros(len(codes[0]), dtype=bool)
+    for c, size in zip(codes, sizes, strict=True):
+        key = key * size + np.maximum(c, 0)
+        bad |= c < 0
+    return np.where(bad, -1, key)
+
+
+def _split(keys: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    parts = []
+    rem = keys.copy()
+    for size in reversed(sizes):
+        rem, r = np.divmod(rem, size)
+        parts.append(r)
+    return parts[::-1]
