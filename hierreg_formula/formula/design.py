@@ -198,6 +198,7 @@ def build_design(
     predictor = tuple(sorted(predictor_vars))
     used = list(dict.fromkeys([*response_vars, *predictor]))
     _check_columns(df, used, formula)
+    used = [c for c in df.columns if c in set(used)]  # the data's column order
     n_all = len(df)
     if n_all == 0:
         raise DataError("the data frame is empty")
