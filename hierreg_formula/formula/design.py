@@ -226,8 +226,7 @@ def build_design(
         if t.expr not in cache:
             cache[t.expr] = _materialize(t.expr, df)
         Xz, names, spec = cache[t.expr]
-        grouping = Grouping.fit(df, t.factors)
-        codes = grouping.codes(df)
+        grouping, codes = Grouping.fit_codes(df, t.factors)
         blocks.append(RandomBlock(grouping.name, codes, grouping.levels, Xz, names))
         rspecs.append(RandomSpec(t.expr, spec, names, grouping))
     spec = DesignSpec(parsed, fixed_spec, list(x_names), rspecs, response_vars, predictor)

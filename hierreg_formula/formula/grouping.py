@@ -56,16 +56,23 @@ class Grouping:
 
     @classmethod
     def fit(cls, data: pd.DataFrame, factors: tuple[str, ...]) -> Grouping:
+        return cls.fit_codes(data, factors)[0]
+
+    @classmethod
+    def fit_codes(cls, data: pd.DataFrame, factors: tuple[str, ...]) -> tuple[Grouping, np.ndarray]:
+        """The grouping and the codes of the rows it was fitted on."""
         per = [column_levels(data[f]) for f in factors]
-        key = _combine([c for c, _ in per], [len(lv) for _, lv in per])
-        keys = np.unique(key)
         if len(factors) == 1:
-            labels = per[0][1][keys]
-        else:
-            parts = _split(keys, [len(lv) for _, lv in per])
-            strs = [pd.Series(per[j][1][parts[j]].astype(str)) for j in range(len(factors))]
-            labels = pd.Index(strs[0].str.cat(strs[1:], sep=":"))
-        return cls(":".join(factors), tuple(factors), tuple(lv for _, lv in per), keys, labels)
+            codes, levels = per[0]
+            keys = np.arange(len(levels), dtype=np.int64)
+            return cls(factors[0], tuple(factors), (levels,), keys, levels), codes
+        key = _combine([c for c, _ in per], [len(lv) for _, lv in per])
+        keys, codes = np.unique(key, return_inverse=True)
+        parts = _split(keys, [len(lv) for _, lv in per])
+        strs = [pd.Series(per[j][1][parts[j]].astype(str)) for j in range(len(factors))]
+        labels = pd.Index(strs[0].str.cat(strs[1:], sep=":"))
+        grouping = cls(":".join(factors), tuple(factors), tuple(lv for _, lv in per), keys, labels)
+        return grouping, codes.astype(np.int64).ravel()
 
     def codes(self, data: pd.DataFrame) -> np.ndarray:
         """Level codes of the rows of ``data``; -1 for a level not seen in fitting."""
