@@ -25,7 +25,30 @@ from .exceptions import (
 
 __version__ = "0.1.0"
 
+_LAZY = {
+    "HierarchicalRegression": "hierreg_formula.regularized.sklearn",
+    "HierarchicalClassifier": "hierreg_formula.regularized.sklearn",
+    "FormulaHierarchicalRegression": "hierreg_formula.regularized.sklearn",
+    "compare_mixedlm": "hierreg_formula.compare.mixedlm",
+    "compare_pooling": "hierreg_formula.compare.pooling",
+}
+
+
+def __getattr__(name: str):
+    """Optional pieces (scikit-learn estimators, comparisons) load on first use."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'hierreg_formula' has no attribute {name!r}")
+
+
 __all__ = [
+    "FormulaHierarchicalRegression",
+    "HierarchicalClassifier",
+    "HierarchicalRegression",
+    "compare_mixedlm",
+    "compare_pooling",
     "ConvergenceWarning",
     "DataError",
     "EstimationError",

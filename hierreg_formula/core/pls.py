@@ -237,6 +237,23 @@ class PLSFactor:
         return out
 
 
+def _bordered_cholesky(S: np.ndarray) -> np.ndarray:
+    """Lower Cholesky factor of the matrix bordered by the ``y`` column.
+
+    When ``y`` is reproduced exactly (zero penalized residual), the last pivot is
+    zero: factor the leading block and set the last diagonal to ``sqrt(max(., 0))``.
+    """
+    try:
+        return sla.cholesky(S, lower=True, check_finite=False)
+    except np.linalg.LinAlgError:
+        L = np.zeros_like(S)
+        L[:-1, :-1] = sla.cholesky(S[:-1, :-1], lower=True, check_finite=False)
+        row = sla.solve_triangular(L[:-1, :-1], S[:-1, -1], lower=True, check_finite=False)
+        L[-1, :-1] = row
+        L[-1, -1] = np.sqrt(max(S[-1, -1] - row @ row, 0.0))
+        return L
+
+
 def _fill_in(cp: CrossProducts, W: np.ndarray) -> np.ndarray:
     """Dense ``C W C'`` with ``W`` block-diagonal ``(L1, k1, k1)``; lower triangle only
     when the pair index is used (callers symmetrise when they need the upper)."""
@@ -284,7 +301,7 @@ def factorize(
         p = cp.p
         S_xy[:p, :p] += xpen
     if cp.C is None:
-        LS = np.linalg.cholesky(S_xy)
+        LS = _bordered_cholesky(S_xy)
         return PLSFactor(cp, L11, H, LS, lam1, None)
     f = PLSFactor(cp, L11, H, np.zeros((0, 0)), lam1, None)
     M1 = f.M1
@@ -315,5 +332,5 @@ def factorize(
         Srx = np.asarray(lam_rest.T @ (cp.RXY - CMH))
     S[q:, :q] = Srx.T
     S[q:, q:] = S_xy
-    LS = sla.cholesky(S, lower=True, overwrite_a=True, check_finite=False)
+    LS = _bordered_cholesky(S)
     return PLSFactor(cp, L11, H, LS, lam1, lam_rest)
