@@ -57,13 +57,17 @@ def z_matrix(term: TermArrays, rowscale: np.ndarray | None = None) -> sp.csr_mat
     return sp.csr_matrix((data.ravel(), indices, indptr), shape=(n, term.q))
 
 
-def _blockdiag_crossprod(term: TermArrays, A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def _blockdiag_crossprod(
+    term: TermArrays, A: np.ndarray, B: np.ndarray, symmetric: bool = False
+) -> np.ndarray:
     """Per-level sums ``sum_{r in level} A[r, :, None] * B[r, None, :]``: ``(L, a, b)``."""
     L = term.nlevels
     out = np.empty((L, A.shape[1], B.shape[1]))
     for a in range(A.shape[1]):  # loops over the few columns, never over rows/levels
-        for b in range(B.shape[1]):
+        for b in range(a if symmetric else 0, B.shape[1]):
             out[:, a, b] = np.bincount(term.codes, weights=A[:, a] * B[:, b], minlength=L)
+            if symmetric:
+                out[:, b, a] = out[:, a, b]
     return out
 
 
@@ -221,7 +225,7 @@ def cross_products(
     ts = tuple(terms[i] for i in order)
     t1 = ts[0]
     Xz1 = t1.Xz if sw is None else t1.Xz * sw[:, None]
-    D1 = _blockdiag_crossprod(t1, Xz1, Xz1)
+    D1 = _blockdiag_crossprod(t1, Xz1, Xz1, symmetric=True)
     P1 = _blockdiag_crossprod(t1, Xz1, XY)
     XYXY = XY.T @ XY
     if len(ts) == 1:

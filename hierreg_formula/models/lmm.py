@@ -39,7 +39,7 @@ def term_arrays(blocks: DesignBlocks) -> list[TermArrays]:
 
 
 def fit_lmm_blocks(
-    formula: str, blocks: DesignBlocks, reml: bool = True, **core_kwargs: Any
+    formula: str, blocks: DesignBlocks, reml: bool = True, data: Any = None, **core_kwargs: Any
 ) -> LMMResults:
     """Fit a linear mixed model on already-built design blocks."""
     blocks, dropped = drop_dependent_columns(blocks)
@@ -59,7 +59,9 @@ def fit_lmm_blocks(
             SingularFitWarning,
             stacklevel=3,
         )
-    return LMMResults(formula=formula, blocks=blocks, estimate=est, dropped_columns=dropped)
+    return LMMResults(
+        formula=formula, blocks=blocks, estimate=est, dropped_columns=dropped, data=data
+    )
 
 
 def fit_lmm_formula(
@@ -71,4 +73,4 @@ def fit_lmm_formula(
 ) -> LMMResults:
     """Build the design blocks from ``formula`` and ``data`` and fit by REML or ML."""
     blocks = build_design(formula, data, missing=missing)
-    return fit_lmm_blocks(formula, blocks, reml=reml, **core_kwargs)
+    return fit_lmm_blocks(formula, blocks, reml=reml, data=data, **core_kwargs)

@@ -50,14 +50,14 @@ def _groups_frame(groups: Any, n: int) -> pd.DataFrame:
     elif isinstance(groups, pd.Series):
         frame = groups.reset_index(drop=True).to_frame(name=groups.name or "group0")
     else:
-        arr = np.asarray(groups, dtype=object)
+        arr = np.asarray(groups)
         if arr.ndim == 1:
             arr = arr[:, None]
         if arr.ndim != 2:
             raise ValueError(f"groups must be 1-d or 2-d, got shape {arr.shape}")
         frame = pd.DataFrame(arr, columns=[f"group{j}" for j in range(arr.shape[1])])
-        for c in frame.columns:  # numbers stay numbers
-            frame[c] = pd.Series(pd.array(frame[c].tolist())).to_numpy()
+        if arr.dtype == object:  # e.g. a mixed 2-d array: numbers stay numbers
+            frame = frame.infer_objects()
     if len(frame) != n:
         raise ValueError(f"groups has {len(frame)} rows, X has {n}")
     frame.columns = [f"group{j}" for j in range(frame.shape[1])]

@@ -67,7 +67,9 @@ class HierarchicalFitBase:
         beta: np.ndarray,
         b: list[np.ndarray],
         method: str,
+        data: Any = None,
     ) -> None:
+        self._data = data
         self._formula = formula
         self._blocks = blocks
         self._beta = np.asarray(beta, dtype=float)
@@ -84,6 +86,14 @@ class HierarchicalFitBase:
     @property
     def method(self) -> str:
         return self._method
+
+    @property
+    def model_data(self) -> pd.DataFrame | None:
+        """The rows of the fitting data that were used (``None`` if not kept)."""
+        if self._data is None:
+            return None
+        df = self._data if isinstance(self._data, pd.DataFrame) else pd.DataFrame(self._data)
+        return df.loc[self._blocks.index]
 
     @property
     def model_blocks(self) -> DesignBlocks:

@@ -38,7 +38,7 @@ class LMMResults(HierarchicalFitBase):
         blocks: DesignBlocks,
         estimate: LMMEstimate,
         dropped_columns: list[str] | None = None,
-        nfev: int | None = None,
+        data: Any = None,
     ) -> None:
         self._est = estimate
         self._dropped = list(dropped_columns or [])
@@ -48,6 +48,7 @@ class LMMResults(HierarchicalFitBase):
             beta=estimate.beta,
             b=estimate.b,
             method="REML" if estimate.reml else "ML",
+            data=data,
         )
 
     # --------------------------------------------------------------- estimates

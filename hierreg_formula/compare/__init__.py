@@ -1,0 +1,1 @@
+"""Comparisons built on the public results API: statsmodels MixedLM, pooling."""
