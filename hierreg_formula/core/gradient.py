@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import lapack
 
-from .pls import PLSFactor, _fill_in
+from .pls import PLSFactor, _fill_in, tri_solve_blocks
 
 
 def _inverse_from_lower(L: np.ndarray) -> np.ndarray:
@@ -101,3 +101,47 @@ def scalar_gradient(f: PLSFactor, theta_int: np.ndarray, reml: bool) -> np.ndarr
         g = (2.0 / th) * (sizes - tr) - 2.0 * mult * usq / (th * pwrss)
     g[th <= 0] = 0.0
     return g
+
+
+def single_term_gradient(f: PLSFactor, factor: np.ndarray, reml: bool) -> np.ndarray:
+    """Gradient of the profiled deviance for a model with ONE (vector-valued) term.
+
+    With ``A_l = T'D_l T + I``, ``B_l = P_l' T`` (``P_l = Z_l'X``) and
+    ``S = X'X - sum_l B_l A_l^{-1} B_l'``, ``log|M| = sum_l log|A_l| + log|S|``; for
+    ``dT/dtheta_j = e_r e_c'`` each trace reduces to entry ``[c, r]`` of
+
+        sum_l  A_l^{-1} T'D_l  -  A_l^{-1} B_l' S^{-1} P_l'  +  W_l T'D_l,
+        W_l = A_l^{-1} B_l' S^{-1} B_l A_l^{-1}   (twice, by symmetry),
+
+    and ``d pwrss / d theta_j = -2 sum_l (Z_l' r)[r] u_l[c]`` with
+    ``Z_l' r = Z_l'y - P_l beta - D_l T u_l``.  All batched over the levels.
+    """
+    cp = f.cp
+    n, p = cp.n, cp.p
+    T = np.asarray(factor, dtype=float)
+    k = T.shape[0]
+    L11 = f.L11
+    eye = np.broadcast_to(np.eye(k), L11.shape)
+    Linv = tri_solve_blocks(L11, eye)
+    Ai = np.swapaxes(Linv, 1, 2) @ Linv  # (L, k, k)
+    D = cp.D1
+    TtD = T.T @ D  # (L, k, k)
+    F = Ai @ TtD
+    if reml and p:
+        P = cp.P1[:, :, :p]  # (L, k, p) = Z_l'X
+        LSx = f.LS[:p, :p]
+        Sinv = np.linalg.inv(LSx @ LSx.T)
+        Bt = np.swapaxes(T, 0, 1) @ P  # (L, k, p) = B_l'
+        AiBt = Ai @ Bt  # (L, k, p)
+        F = F - AiBt @ Sinv @ np.swapaxes(P, 1, 2)
+        W = AiBt @ Sinv @ np.swapaxes(AiBt, 1, 2)
+        F = F + W @ TtD
+    dlogdet = 2.0 * F.sum(axis=0).T  # entry [r, c] for d/dT[r, c]
+    u, _, beta = f.solution()
+    u1 = u.reshape(-1, k)
+    Ztr = cp.P1[:, :, -1] - cp.P1[:, :, :p] @ beta - np.einsum("lab,bc,lc->la", D, T, u1)
+    dpw = -2.0 * np.einsum("la,lb->ab", Ztr, u1)  # [r, c]
+    mult = (n - p) if reml else n
+    G = dlogdet + (mult / f.pwrss) * dpw
+    cols, rows = np.triu_indices(k)
+    return G[rows, cols]

@@ -31,7 +31,7 @@ import nlopt
 import numpy as np
 from scipy.optimize import minimize
 
-from .gradient import scalar_gradient
+from .gradient import scalar_gradient, single_term_gradient
 from .pls import PLSFactor, factorize
 from .structure import CrossProducts, TermArrays, cross_products
 from .theta import ThetaMap
@@ -101,10 +101,14 @@ class DevianceFunction:
         return profiled_deviance(self.factor(np.asarray(theta, dtype=float)), self.reml)
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Deviance and its analytic gradient (all terms scalar)."""
+        """Deviance and its analytic gradient (one term, or all terms scalar)."""
         self.nfev += 1
         theta = np.asarray(theta, dtype=float)
         f = self.factor(theta)
+        if len(self.cp.terms) == 1:
+            return profiled_deviance(f, self.reml), single_term_gradient(
+                f, self.tmap.factors(theta)[0], self.reml
+            )
         order = list(self.cp.order)
         g_int = scalar_gradient(f, theta[order], self.reml)
         return profiled_deviance(f, self.reml), g_int[np.argsort(order)]
@@ -235,7 +239,8 @@ def fit_lmm(
         Absolute tolerances on ``theta`` and on the deviance for BOBYQA.
     gradient:
         Use L-BFGS-B with the analytic gradient (:mod:`.gradient`); default when
-        every term is scalar.  Otherwise (or if it fails) NLopt's BOBYQA.
+        the model has one term or every term is scalar.  Otherwise (or if it
+        fails) NLopt's BOBYQA.
     """
     cp = cross_products(X, y, terms)
     tmap = ThetaMap([t.k for t in terms])
@@ -245,7 +250,7 @@ def fit_lmm(
     else:
         x0 = np.asarray(theta0, dtype=float)
     if gradient is None:
-        gradient = all(t.k == 1 for t in terms)
+        gradient = len(terms) == 1 or all(t.k == 1 for t in terms)
     converged = False
     if gradient:
         theta, _, converged, msg = _optimize_gradient(fun, x0, tmap.lower, maxeval)

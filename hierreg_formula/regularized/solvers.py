@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.special import expit
 
 from ..core import TermArrays, cross_products, factorize
 from ..core.structure import z_matrix
@@ -106,7 +107,7 @@ def solve_logistic(
     converged = False
     for _ in range(max_iter):
         eta = _eta(X, terms, w, v)
-        mu = 1.0 / (1.0 + np.exp(-eta))
+        mu = expit(eta)
         h = np.clip(mu * (1.0 - mu), 1e-10, None)
         z = eta + (y01 - mu) / h
         cp = cross_products(X, z, terms, weights=h)
