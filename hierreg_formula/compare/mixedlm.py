@@ -34,10 +34,6 @@ class NotExpressibleError(HierregError):
 _ALL_ROWS = "__all_rows__"
 
 
-def _patsy_expr(expr: str) -> str:
-    return expr
-
-
 def translate(res: Any) -> dict[str, Any]:
     """``smf.mixedlm`` arguments equivalent to the fitted model."""
     parsed = res.model_blocks.spec.parsed
@@ -64,8 +60,7 @@ def translate(res: Any) -> dict[str, Any]:
                 )
             name = t.expr.replace("0 + ", "")
             vc[name] = t.expr
-        re_formula = first.expr if first.intercept else first.expr
-        return {"formula": fixed, "groups": g, "re_formula": re_formula, "vc_formula": vc or None}
+        return {"formula": fixed, "groups": g, "re_formula": first.expr, "vc_formula": vc or None}
     vc = {}
     for t in terms:
         if t.expr != "1":

@@ -170,6 +170,7 @@ def _optimize(
     opt.set_min_objective(objective)
     opt.set_xtol_abs(xtol)
     opt.set_ftol_abs(ftol)
+    opt.set_ftol_rel(1e-15)  # the deviance grows with n: also stop on a relative change
     opt.set_maxeval(maxeval)
     # initial trust-region radius: a fifth of each starting value (the moment start is
     # usually within that of the optimum), at least 0.02

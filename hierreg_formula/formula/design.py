@@ -221,7 +221,8 @@ def build_design(
     y = _response(parsed.response, df) if parsed.response else None
     X, x_names, fixed_spec = _materialize(parsed.fixed, df)
     blocks, rspecs = [], []
-    cache: dict[str, tuple[np.ndarray, list[str], Any]] = {}
+    # a random term with the fixed part's columns (e.g. y ~ x + (x | g)) reuses them
+    cache: dict[str, tuple[np.ndarray, list[str], Any]] = {parsed.fixed: (X, x_names, fixed_spec)}
     for t in parsed.random:
         if t.expr not in cache:
             cache[t.expr] = _materialize(t.expr, df)

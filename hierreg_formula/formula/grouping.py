@@ -23,8 +23,12 @@ def column_levels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     columns are sorted (numbers numerically, strings lexically, False < True).
     """
     if isinstance(values.dtype, pd.CategoricalDtype):
-        raw = values.cat.codes.to_numpy()
-        observed = np.unique(raw[raw >= 0])
+        raw = values.cat.codes.to_numpy().astype(np.int64)
+        ncat = len(values.cat.categories)
+        seen = np.bincount(raw[raw >= 0], minlength=ncat) > 0
+        if seen.all():  # every category observed: the codes are already right
+            return raw, pd.Index(values.cat.categories)
+        observed = np.flatnonzero(seen)
         codes = np.searchsorted(observed, raw)
         return codes.astype(np.int64), pd.Index(values.cat.categories[observed])
     try:
