@@ -8,7 +8,8 @@ times, in subprocesses with BLAS pinned to one thread:
   factorization on the PLS core);
 - ``ours_norm``: the same estimator with ``loss="norm"`` (cvxpy + Clarabel);
 - ``cvxpy_squared``: the squared objective written directly in cvxpy with a sparse Z
-  (what hierreg's solver does, minus its dense design).
+  (what hierreg's solver does, minus its dense design);
+- ``cvxpy_dense``: the same with a dense Z, as hierreg 0.1 builds it (100k only).
 
 Reports the median time, the peak resident memory growth of one fit and the ratio to
 ours_squared; writes ``benchmarks/results/regularized.json``.  ``--quick`` runs 100k only.
@@ -32,7 +33,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 SIZES = {"100k": (100_000, 500), "1M": (1_000_000, 5_000)}
-TOOLS = ("ours_squared", "ours_norm", "cvxpy_squared")
+TOOLS = ("ours_squared", "ours_norm", "cvxpy_squared", "cvxpy_dense")
+DENSE_SKIP = {"1M": "dense Z would be 1M x 20,000 doubles = 160 GB"}
 ALPHA = 0.1
 
 
@@ -66,6 +68,8 @@ def fit_once(tool: str, X, y, g) -> float:
     p = Xt.shape[1]
     cols = (g[:, None] * p + np.arange(p)).ravel()
     Z = sp.csr_matrix((Xt.ravel(), cols, np.arange(0, n * p + 1, p)), shape=(n, G * p))
+    if tool == "cvxpy_dense":
+        Z = Z.toarray()
     counts = np.bincount(g, minlength=G).astype(float)
     nw = (1 / counts) / (1 / counts).sum() / p
     d = np.repeat(nw, p)
@@ -92,6 +96,8 @@ def worker(size: str, tool: str, repeats: int) -> dict:
 
 
 def run(size: str, tool: str, timeout: float) -> dict:
+    if tool == "cvxpy_dense" and size in DENSE_SKIP:
+        return {"skipped": DENSE_SKIP[size]}
     repeats = 5 if tool == "ours_squared" else 1
     cmd = [sys.executable, __file__, "--worker", size, tool, str(repeats)]
     try:

@@ -179,11 +179,9 @@ def fit_regularized_blocks(
     elif family == "binomial":
         w, v, converged = solve_logistic(X, y, terms, alpha, main_l2, weight_by_nobs)
     else:
-        w, v = solve_squared(X, y, terms, alpha, main_l2, weight_by_nobs)
-        r = y - _eta(X, terms, w, v)
-        weights = level_weights(terms, weight_by_nobs)
-        pen = sum(float(np.sum((d[:, None] * vt) ** 2)) for d, vt in zip(weights, v, strict=True))
-        objective = float(r @ r / len(y) + alpha * pen + main_l2 * float(w @ w))
+        w, v, objective = solve_squared(
+            X, y, terms, alpha, main_l2, weight_by_nobs, with_objective=True
+        )
     return RegularizedResults(
         formula=formula,
         blocks=blocks,

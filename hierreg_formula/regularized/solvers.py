@@ -33,11 +33,13 @@ def level_weights(terms: list[TermArrays], by_nobs: bool) -> list[np.ndarray]:
     return [group_weights(t.codes, t.nlevels, t.k, by_nobs) for t in terms]
 
 
-def _solve(cp, terms, weights, scale, main_scale):
+def _solve(cp, terms, weights, scale, main_scale, with_objective=False):
     lams = ridge_lambdas(weights, [t.k for t in terms], scale)
     p = cp.p
     xpen = main_scale * np.eye(p) if main_scale > 0 else None
     f = factorize(cp, [lams[i] for i in cp.order], xpen=xpen)
+    if with_objective:  # the bordered factor's last pivot^2 is the minimised n * objective
+        return f.beta, f.b_by_term(), f.pwrss / cp.n
     return f.beta, f.b_by_term()
 
 
@@ -49,16 +51,19 @@ def solve_squared(
     main_l2: float = 0.0,
     weight_by_nobs: bool = True,
     cp=None,
-) -> tuple[np.ndarray, list[np.ndarray]]:
+    with_objective: bool = False,
+) -> tuple:
     """``argmin (1/n)||y - Xw - Zv||^2 + alpha ||d v||^2 + main_l2 ||w||^2``.
 
-    Returns ``w`` and the deviations per term, each ``(L, k)``.
+    Returns ``w`` and the deviations per term, each ``(L, k)`` (and the minimum
+    of the objective with ``with_objective=True``).
     """
     if alpha <= 0:
         raise ValueError("alpha must be positive (alpha -> 0 is the unpooled fit)")
     n = len(y)
     cp = cross_products(X, y, terms) if cp is None else cp
-    return _solve(cp, terms, level_weights(terms, weight_by_nobs), n * alpha, n * main_l2)
+    weights = level_weights(terms, weight_by_nobs)
+    return _solve(cp, terms, weights, n * alpha, n * main_l2, with_objective)
 
 
 def solve_with_factors(

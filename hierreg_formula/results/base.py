@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -76,7 +77,6 @@ class HierarchicalFitBase:
         self._b = [np.asarray(x, dtype=float) for x in b]
         self._method = method
         self._groups = group_blocks(blocks)
-        self._fitted = blocks.X @ self._beta + random_contribution(blocks, self._b)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -163,6 +163,10 @@ class HierarchicalFitBase:
                     frame[col] = re[col]
             out[g] = frame
         return out
+
+    @functools.cached_property
+    def _fitted(self) -> np.ndarray:
+        return self._blocks.X @ self._beta + random_contribution(self._blocks, self._b)
 
     @property
     def fittedvalues(self) -> pd.Series:
