@@ -2,9 +2,12 @@
 
 Example
 -------
->>> main(["datasets"])  # doctest: +ELLIPSIS
-name...
-0
+>>> import contextlib, io
+>>> out = io.StringIO()
+>>> with contextlib.redirect_stdout(out):
+...     code = main(["datasets"])
+>>> code, "sleepstudy" in out.getvalue()
+(0, True)
 """
 
 from __future__ import annotations

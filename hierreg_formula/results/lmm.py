@@ -6,8 +6,9 @@ Example
 >>> res = hierreg.fit("Reaction ~ Days + (Days | Subject)", hierreg.load_dataset("sleepstudy"))
 >>> round(res.reml_criterion, 4)
 1743.6283
->>> res.varcorr()[["group", "var1", "sd"]].iloc[0].tolist()
-['Subject', 'Intercept', 24.7405]
+>>> row = res.varcorr().iloc[0]
+>>> row["group"], row["var1"], round(float(row["sd"]), 4)
+('Subject', 'Intercept', 24.7405)
 """
 
 from __future__ import annotations
