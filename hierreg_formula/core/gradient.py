@@ -56,7 +56,6 @@ def scalar_gradient(f: PLSFactor, theta_int: np.ndarray, reml: bool) -> np.ndarr
     m = len(cp.terms)
     th = np.asarray(theta_int, dtype=float)
     u, _, _ = f.solution()
-    q1 = cp.terms[0].nlevels
     sizes = np.array([t.q for t in cp.terms])
     offs = np.concatenate([[0], np.cumsum(sizes)])
     usq = np.array([u[offs[k] : offs[k + 1]] @ u[offs[k] : offs[k + 1]] for k in range(m)])
@@ -95,7 +94,6 @@ def scalar_gradient(f: PLSFactor, theta_int: np.ndarray, reml: bool) -> np.ndarr
         Sl = np.tril(Sinv)
         tr1 += 2.0 * np.sum(Sl * K2) - np.dot(np.diag(Sl), np.diag(K2))
     tr[0] = tr1
-    del q1
     mult = (n - p) if reml else n
     with np.errstate(divide="ignore", invalid="ignore"):
         g = (2.0 / th) * (sizes - tr) - 2.0 * mult * usq / (th * pwrss)

@@ -110,7 +110,6 @@ def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
     Cc = C.tocsc()
     Cc.sort_indices()
     q, q1 = Cc.shape
-    L1 = q1 // k1
     # entries grouped by level: level l owns columns l*k1 .. l*k1+k1-1, contiguous in CSC
     gstart = Cc.indptr[0:q1:k1]
     gend = Cc.indptr[k1 : q1 + 1 : k1]
@@ -141,7 +140,6 @@ def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
     flat = rows[first].astype(np.int64) * q + rows[second]
     widx = lev[first] * (k1 * k1) + a[first] * k1 + a[second]
     val = Cc.data[first] * Cc.data[second]
-    del L1
     return PairIndex(flat=flat, widx=widx, val=val, q=q, k1=k1)
 
 
