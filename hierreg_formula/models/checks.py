@@ -55,6 +55,10 @@ def drop_dependent_columns(blocks: DesignBlocks) -> tuple[DesignBlocks, list[str
     return new, dropped
 
 
+#: the dense part of the factor (every grouping factor but the largest) is kept under this
+MAX_DENSE_COLUMNS = 12_000
+
+
 def check_estimable(blocks: DesignBlocks) -> None:
     """Raise :class:`EstimationError` for models that cannot be estimated."""
     n = blocks.nobs
@@ -77,6 +81,15 @@ def check_estimable(blocks: DesignBlocks) -> None:
                 "every level has a single row, so its variance cannot be told apart from the "
                 "residual variance (the number of levels must be < the number of observations)"
             )
+    sizes = sorted((blk.nlevels * blk.ncols for blk in blocks.random), reverse=True)
+    dense = sum(sizes[1:])
+    if dense > MAX_DENSE_COLUMNS:
+        raise EstimationError(
+            f"the random effects of every grouping factor but the largest ({dense} columns) "
+            f"are factored as a dense matrix, which is limited to {MAX_DENSE_COLUMNS} columns "
+            f"(about {MAX_DENSE_COLUMNS**2 * 8 / 1e9:.1f} GB); this model has several large "
+            "crossed factors, which needs a sparse Cholesky factorization (not implemented)"
+        )
     if blocks.X.shape[1] >= n:
         raise EstimationError(
             f"{blocks.X.shape[1]} fixed-effects columns for {n} observations: nothing left to "

@@ -79,3 +79,13 @@ def test_no_random_term_is_an_error():
 def test_unknown_method():
     with pytest.raises(hierreg.HierregError, match="unknown method"):
         hierreg.fit("y ~ x + (1 | g)", _data(), method="bayes")
+
+
+def test_too_many_crossed_levels_is_a_clear_error(monkeypatch):
+    import hierreg_formula.models.checks as checks
+
+    monkeypatch.setattr(checks, "MAX_DENSE_COLUMNS", 5)
+    df = _data(G=12, per=8)
+    df["h"] = np.tile(np.arange(8), 12)
+    with pytest.raises(hierreg.EstimationError, match="dense matrix"):
+        hierreg.fit("y ~ x + (1 | g) + (1 | h)", df)
