@@ -125,18 +125,18 @@ def _sm_random_effects(res: Any, fitted: Any, spec: dict[str, Any]) -> dict[str,
         frame.index = frame.index.map(str)
         out[g] = frame
         return out
+    # variance components on one all-rows group are named "<component>[C(a)[lev]...]",
+    # where the component is "<group>" (intercept) or "<group>:<column>" (slope)
     series = next(iter(fitted.random_effects.values()))
     rows: dict[str, dict[str, dict[str, float]]] = {}
     for name, value in series.items():
         comp = name.split("[", 1)[0]
         level = ":".join(_LEVEL.findall(name))
-        group, _, col = comp.partition(":") if comp not in res.ngroups else (comp, "", "")
         if comp in res.ngroups:
             group, col = comp, "Intercept"
         else:
-            for g in res.ngroups:
-                if comp.startswith(g + ":"):
-                    group, col = g, comp[len(g) + 1 :]
+            group = max((g for g in res.ngroups if comp.startswith(g + ":")), key=len)
+            col = comp[len(group) + 1 :]
         rows.setdefault(group, {}).setdefault(level, {})[col] = value
     for g, levels in rows.items():
         out[g] = pd.DataFrame(levels).T
