@@ -223,14 +223,20 @@ def cross_products(
     ts = tuple(terms[i] for i in order)
     t1 = ts[0]
     Xz1 = t1.Xz if sw is None else t1.Xz * sw[:, None]
+    same = t1.Xz is X and sw is None  # e.g. hierreg: deviations on every fixed column
     if t1.k >= 3:  # measured: one sparse product beats k(k+1)/2 + k(p+1) bincounts here
         Z1 = z_matrix(t1, sw)
-        R1 = np.asarray(Z1.T @ np.column_stack([Xz1, XY])).reshape(t1.nlevels, t1.k, -1)
+        M = XY if same else np.column_stack([Xz1, XY])
+        R1 = np.asarray(Z1.T @ M).reshape(t1.nlevels, t1.k, -1)
+        P1 = np.ascontiguousarray(R1[:, :, -(p + 1) :])
         D1 = np.ascontiguousarray(R1[:, :, : t1.k])
-        P1 = np.ascontiguousarray(R1[:, :, t1.k :])
     else:
-        D1 = _blockdiag_crossprod(t1, Xz1, Xz1, symmetric=True)
         P1 = _blockdiag_crossprod(t1, Xz1, XY)
+        D1 = (
+            np.ascontiguousarray(P1[:, :, : t1.k])
+            if same
+            else _blockdiag_crossprod(t1, Xz1, Xz1, symmetric=True)
+        )
     XYXY = XY.T @ XY
     if len(ts) == 1:
         C = None

@@ -26,6 +26,15 @@ def full_rank_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
     """Indices (sorted) of a maximal set of linearly independent columns of ``X``."""
     if X.shape[1] == 0:
         return np.arange(0)
+    # fast path: a Cholesky factor of the Gram matrix with no small pivot means full rank
+    gram = X.T @ X
+    scale2 = np.maximum(np.diag(gram), np.finfo(float).tiny)
+    try:
+        piv = np.diag(np.linalg.cholesky(gram)) ** 2
+        if np.all(piv > 1e-8 * scale2):
+            return np.arange(X.shape[1])
+    except np.linalg.LinAlgError:
+        pass
     # unpivoted QR: a column that depends on the ones before it gets |R_jj| ~ 0, so
     # (as lme4 does) the later of two collinear columns is the one dropped
     R = np.linalg.qr(X, mode="r")
