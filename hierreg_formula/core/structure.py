@@ -52,8 +52,9 @@ def z_matrix(term: TermArrays, rowscale: np.ndarray | None = None) -> sp.csr_mat
     """The ``n x q`` sparse random-effects design of one term (level-major columns)."""
     n, k = term.Xz.shape
     data = term.Xz if rowscale is None else term.Xz * rowscale[:, None]
-    indices = (term.codes[:, None] * k + np.arange(k)).ravel()
-    indptr = np.arange(0, n * k + 1, k)
+    itype = np.int32 if max(n * k, term.q) < 2**31 - 1 else np.int64  # scipy's own choice
+    indices = (term.codes.astype(itype)[:, None] * itype(k) + np.arange(k, dtype=itype)).ravel()
+    indptr = np.arange(0, n * k + 1, k, dtype=itype)
     return sp.csr_matrix((data.ravel(), indices, indptr), shape=(n, term.q))
 
 
@@ -215,29 +216,37 @@ def cross_products(
     X = np.asarray(X, dtype=float)
     y = np.asarray(y, dtype=float)
     n, p = X.shape
-    XY = np.column_stack([X, y])
     sw = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
-    if sw is not None:
-        XY = XY * sw[:, None]
+    Xw = X if sw is None else X * sw[:, None]
+    yw = y if sw is None else y * sw
     order = term_order(terms)
     ts = tuple(terms[i] for i in order)
     t1 = ts[0]
     Xz1 = t1.Xz if sw is None else t1.Xz * sw[:, None]
-    same = t1.Xz is X and sw is None  # e.g. hierreg: deviations on every fixed column
+    same = t1.Xz is X  # e.g. hierreg: deviations on every fixed column
+    # X and y are kept apart (no n x (p+1) copy); "XY" below means [X y]
     if t1.k >= 3:  # measured: one sparse product beats k(k+1)/2 + k(p+1) bincounts here
-        Z1 = z_matrix(t1, sw)
-        M = XY if same else np.column_stack([Xz1, XY])
-        R1 = np.asarray(Z1.T @ M).reshape(t1.nlevels, t1.k, -1)
-        P1 = np.ascontiguousarray(R1[:, :, -(p + 1) :])
-        D1 = np.ascontiguousarray(R1[:, :, : t1.k])
+        Z1T = z_matrix(t1, sw).T
+        ZX = np.asarray(Z1T @ Xw).reshape(t1.nlevels, t1.k, p)
+        Zy = np.asarray(Z1T @ yw).reshape(t1.nlevels, t1.k, 1)
+        P1 = np.concatenate([ZX, Zy], axis=2)
+        D1 = (
+            np.ascontiguousarray(ZX[:, :, : t1.k])
+            if same
+            else np.asarray(Z1T @ Xz1).reshape(t1.nlevels, t1.k, t1.k)
+        )
     else:
-        P1 = _blockdiag_crossprod(t1, Xz1, XY)
+        P1 = np.concatenate(
+            [_blockdiag_crossprod(t1, Xz1, Xw), _blockdiag_crossprod(t1, Xz1, yw[:, None])], axis=2
+        )
         D1 = (
             np.ascontiguousarray(P1[:, :, : t1.k])
             if same
             else _blockdiag_crossprod(t1, Xz1, Xz1, symmetric=True)
         )
-    XYXY = XY.T @ XY
+    XtX = Xw.T @ Xw
+    Xty = Xw.T @ yw
+    XYXY = np.block([[XtX, Xty[:, None]], [Xty[None, :], np.array([[yw @ yw]])]])
     if len(ts) == 1:
         C = None
         R = np.zeros((0, 0))
@@ -250,7 +259,7 @@ def cross_products(
         C = (ZrT @ Z1).tocsr()
         C.sum_duplicates()
         R = (ZrT @ Zr).toarray()
-        RXY = np.asarray(ZrT @ XY)
+        RXY = np.column_stack([np.asarray(ZrT @ Xw), np.asarray(ZrT @ yw)])
         pairs = pair_index(C, t1.k)
     return CrossProducts(
         n=n, p=p, terms=ts, order=order, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
