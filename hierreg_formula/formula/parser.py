@@ -90,28 +90,21 @@ class LmeOperatorResolver(DefaultOperatorResolver):
     def operators(self) -> list[Operator]:
         ops = [op for op in super().operators if op.symbol != "|"]
         for symbol, correlated in (("|", True), ("||", False)):
-            ops.append(
-                Operator(
-                    symbol,
-                    arity=2,
-                    precedence=-50,
-                    associativity=None,
-                    to_terms=lambda lhs, rhs, c=correlated: OrderedSet(
-                        [RandomTermNode(lhs, rhs, c)]
-                    ),
-                    accepts_context=_inside_parentheses,
-                )
+            random_term = lambda lhs, rhs, c=correlated: OrderedSet(  # noqa: E731
+                [RandomTermNode(lhs, rhs, c)]
             )
-            ops.append(
-                Operator(
-                    symbol,
-                    arity=2,
-                    precedence=-50,
-                    associativity=None,
-                    to_terms=_top_level_bar,
-                    accepts_context=lambda context: not _inside_parentheses(context),
+            # inside parentheses: a random term; at the top level: an explicit error
+            for to_terms, inside in ((random_term, True), (_top_level_bar, False)):
+                ops.append(
+                    Operator(
+                        symbol,
+                        arity=2,
+                        precedence=-50,
+                        associativity=None,
+                        to_terms=to_terms,
+                        accepts_context=lambda ctx, want=inside: _inside_parentheses(ctx) == want,
+                    )
                 )
-            )
         return ops
 
 
