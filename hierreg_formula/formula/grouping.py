@@ -1,5 +1,12 @@
 """Grouping factors: observed levels, sorted, and integer codes (vectorised).
 
+Level labels keep the column's values: strings for string/object columns and
+for categoricals of strings (e.g. sleepstudy's ``Subject``: ``'308'``), numbers
+for numeric columns, ``False``/``True`` for bools; an object column mixing types
+is sorted by its string forms and labelled by them.  A grouping ``a:b`` has
+``"<a>:<b>"`` string labels of the observed combinations, ordered by the level
+order of ``a``, then of ``b``.
+
 Example
 -------
 >>> import pandas as pd
@@ -11,9 +18,12 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from ..exceptions import DataError
 
 
 def column_levels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -87,17 +97,28 @@ class Grouping:
         found = (key >= 0) & (self.keys[pos] == key)
         return np.where(found, pos, -1).astype(np.int64)
 
-    def unseen_labels(self, data: pd.DataFrame, codes: np.ndarray) -> list[str]:
-        """Labels of the rows whose level was not seen in fitting."""
+    def unseen_labels(self, data: pd.DataFrame, codes: np.ndarray) -> list[Any]:
+        """Labels of the rows whose level was not seen in fitting, in order of appearance.
+
+        The values as they are in ``data`` for one grouping column, ``"<a>:<b>"``
+        strings for a grouping ``a:b``.
+        """
         bad = codes < 0
         if not bad.any():
             return []
+        if len(self.factors) == 1:
+            return pd.unique(data[self.factors[0]].to_numpy()[bad]).tolist()
         sub = data.loc[bad, list(self.factors)].astype(str)
-        labels = sub.iloc[:, 0] if len(self.factors) == 1 else sub.agg(":".join, axis=1)
-        return list(dict.fromkeys(labels.tolist()))
+        return list(dict.fromkeys(sub.agg(":".join, axis=1).tolist()))
 
 
 def _combine(codes: list[np.ndarray], sizes: list[int]) -> np.ndarray:
+    """Mixed-radix int64 key of several code columns (-1 where any code is -1)."""
+    if np.prod([float(s) for s in sizes]) >= 2.0**62:
+        raise DataError(
+            f"too many possible level combinations ({' x '.join(map(str, sizes))}) for one "
+            "interaction grouping factor"
+        )
     key = np.zeros(len(codes[0]), dtype=np.int64)
     bad = np.zeros(len(codes[0]), dtype=bool)
     for c, size in zip(codes, sizes, strict=True):

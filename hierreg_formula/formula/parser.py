@@ -2,7 +2,7 @@
 
 Formulaic's default parser uses ``|`` to split a formula into parts and rejects
 it inside parentheses.  :class:`LmeFormulaParser` keeps formulaic's tokenizer,
-AST builder and every other operator, and changes three things:
+AST builder and every other operator, and changes four things:
 
 - ``|`` and ``||`` inside parentheses are operators of low precedence whose
   result is a :class:`RandomTermNode` (a formulaic ``Term`` carrying the terms of
@@ -10,11 +10,15 @@ AST builder and every other operator, and changes three things:
 - ``|`` outside parentheses raises a :class:`~hierreg_formula.FormulaError`;
 - the implicit intercept is inserted after ``~`` and at the start of every
   parenthesised random term (``(x | g)`` means ``(1 + x | g)``), and no longer
-  after every ``|``.
+  after every ``|``;
+- ``.`` (all other columns) raises a FormulaError (it needs the data).
 
 :func:`parse_formula` then splits the right-hand side into the fixed part and
 the random terms, expanding ``(a || g)`` into one term per column and a grouping
-``a/b`` into ``a`` and ``a:b`` (formulaic's own ``/`` operator does this).
+``a/b`` into ``a`` and ``a:b`` (formulaic's own ``/`` operator does this; a
+grouping ``a + b`` likewise gives one term per grouping, ``(x | a) + (x | b)``).
+The pieces are rendered back to formulaic source that parses to the same factors
+(names needing it in backticks, Python code in braces).
 
 Example
 -------
@@ -44,6 +48,12 @@ _BARS = ("|", "||")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 
 
+class _RandomFactor(Factor):
+    """The single factor of a :class:`RandomTermNode` (only a label, never evaluated)."""
+
+    __slots__ = ()
+
+
 class RandomTermNode(Term):
     """A parenthesised random term ``(lhs | rhs)`` inside formulaic's term algebra."""
 
@@ -52,8 +62,8 @@ class RandomTermNode(Term):
         self.rhs = rhs
         self.correlated = correlated
         bar = "|" if correlated else "||"
-        label = f"({_terms_to_str(lhs)} {bar} {' + '.join(map(str, rhs))})"
-        super().__init__([Factor(label, eval_method="lookup")])
+        label = f"({_terms_to_str(lhs)} {bar} {' + '.join(map(_term_to_str, rhs))})"
+        super().__init__([_RandomFactor(label, eval_method="lookup")])
 
     def __mul__(self, other: Any) -> Term:
         raise FormulaError(
@@ -83,12 +93,19 @@ def _top_level_bar(lhs: OrderedSet[Term], rhs: OrderedSet[Term]) -> OrderedSet[T
     )
 
 
+def _no_dot(context: Any = None) -> OrderedSet[Term]:
+    raise FormulaError(
+        "the `.` shorthand (all other columns) is not supported; name the columns explicitly"
+    )
+
+
 class LmeOperatorResolver(DefaultOperatorResolver):
     """formulaic's operators, with lme4's ``|`` and ``||`` for random terms."""
 
     @property
     def operators(self) -> list[Operator]:
-        ops = [op for op in super().operators if op.symbol != "|"]
+        ops = [op for op in super().operators if op.symbol not in ("|", ".")]
+        ops.append(Operator(".", arity=0, precedence=1000, fixity="postfix", to_terms=_no_dot))
         for symbol, correlated in (("|", True), ("||", False)):
             random_term = lambda lhs, rhs, c=correlated: OrderedSet(  # noqa: E731
                 [RandomTermNode(lhs, rhs, c)]
@@ -110,7 +127,14 @@ class LmeOperatorResolver(DefaultOperatorResolver):
 
 @dataclass
 class LmeFormulaParser(DefaultFormulaParser):
-    """formulaic's default parser with lme4's random-effects terms."""
+    """formulaic's default parser with lme4's random-effects terms.
+
+    Examples
+    --------
+    >>> terms = LmeFormulaParser().get_terms("y ~ x + (x || g)")
+    >>> [str(t) for t in terms.rhs]
+    ['1', 'x', '(1 + x || g)']
+    """
 
     operator_resolver: LmeOperatorResolver = field(default_factory=LmeOperatorResolver)
 
@@ -158,9 +182,35 @@ def _has_intercept(terms: OrderedSet[Term]) -> bool:
     return any(str(t) == "1" for t in terms)
 
 
+def _factor_to_str(factor: Factor) -> str:
+    """Formula source for one factor that formulaic parses back to the same factor.
+
+    A name that is not a single formulaic name token is put in backticks
+    (the column ``a b`` becomes ```a b```), a Python expression that is not a
+    single Python token in braces (``{x + 1}``).
+    """
+    if isinstance(factor, _RandomFactor):
+        return factor.expr
+    if factor.eval_method is Factor.EvalMethod.LITERAL:
+        return factor.expr
+    lookup = factor.eval_method is Factor.EvalMethod.LOOKUP
+    kind = Token.Kind.NAME if lookup else Token.Kind.PYTHON
+    try:
+        toks = list(tokenize(factor.expr))
+    except FormulaSyntaxError:
+        toks = []
+    if len(toks) == 1 and toks[0].kind is kind and toks[0].token == factor.expr:
+        return factor.expr
+    return f"`{factor.expr}`" if lookup else f"{{{factor.expr}}}"
+
+
+def _term_to_str(term: Term) -> str:
+    return ":".join(_factor_to_str(f) for f in term.factors)
+
+
 def _terms_to_str(terms: OrderedSet[Term]) -> str:
     """A formulaic right-hand side for a term set (``"0"`` when it is empty)."""
-    body = [str(t) for t in terms if str(t) != "1"]
+    body = [_term_to_str(t) for t in terms if str(t) != "1"]
     head = "1" if _has_intercept(terms) else "0"
     return " + ".join([head, *body])
 
@@ -171,11 +221,21 @@ class RandomTerm:
 
     Attributes
     ----------
-    expr: formulaic right-hand side of the term's columns (``"1 + x"``, ``"0 + x"``).
-    group: name of the grouping factor (``"g"`` or ``"a:b"``).
-    factors: the grouping columns (``("g",)`` or ``("a", "b")``).
-    intercept: whether the term has a random intercept.
-    correlated: ``False`` when the term came from ``||``.
+    expr:
+        formulaic right-hand side of the term's columns (``"1 + x"``, ``"0 + x"``).
+    group:
+        Name of the grouping factor (``"g"`` or ``"a:b"``).
+    factors:
+        The grouping columns (``("g",)`` or ``("a", "b")``).
+    intercept:
+        Whether the term has a random intercept.
+    correlated:
+        ``False`` when the term came from ``||``.
+
+    Examples
+    --------
+    >>> parse_formula("y ~ (x | a:b)").random[0]
+    RandomTerm(expr='1 + x', group='a:b', factors=('a', 'b'), intercept=True, correlated=True)
     """
 
     expr: str
@@ -187,7 +247,27 @@ class RandomTerm:
 
 @dataclass(frozen=True)
 class ParsedFormula:
-    """A parsed lme4-style formula: response, fixed part, random terms."""
+    """A parsed lme4-style formula: response, fixed part, random terms.
+
+    Attributes
+    ----------
+    formula:
+        The formula as given.
+    response:
+        formulaic expression of the left-hand side (``"y"``, ``"np.log(y)"``), or
+        ``None`` for a one-sided formula.
+    fixed:
+        formulaic right-hand side of the fixed part, normalised by formulaic and
+        always starting with ``"1"`` or ``"0"`` (``"y ~ x - 1"`` gives ``"0 + x"``).
+    random:
+        The random terms after expanding ``||`` and ``a/b``, in formula order.
+
+    Examples
+    --------
+    >>> pf = parse_formula("log(y) ~ x1 * x2 + (1 | g)")
+    >>> pf.response, pf.fixed, pf.groups
+    ('log(y)', '1 + x1 + x2 + x1:x2', ['g'])
+    """
 
     formula: str
     response: str | None
@@ -206,10 +286,20 @@ class ParsedFormula:
 
     @property
     def grouping_columns(self) -> list[str]:
+        """Data columns used as grouping factors, without repetition."""
         return list(dict.fromkeys(c for t in self.random for c in t.factors))
 
 
+def _is_random(term: Term) -> bool:
+    """Whether a term is, or contains (after ``:`` with it), a random term."""
+    return isinstance(term, RandomTermNode) or any(
+        isinstance(f, _RandomFactor) for f in term.factors
+    )
+
+
 def _expand(node: RandomTermNode) -> list[RandomTerm]:
+    if any(_is_random(t) for t in (*node.lhs, *node.rhs)):
+        raise FormulaError(f"random terms cannot be nested: {node.factors[0].expr}")
     if not node.lhs:
         raise FormulaError(f"random term {node.factors[0].expr} has no columns")
     groups = []
@@ -238,7 +328,7 @@ def _expand(node: RandomTermNode) -> list[RandomTerm]:
                 out.append(RandomTerm("1", name, factors, True, False))
             for t in node.lhs:
                 if str(t) != "1":
-                    out.append(RandomTerm(f"0 + {t}", name, factors, False, False))
+                    out.append(RandomTerm(f"0 + {_term_to_str(t)}", name, factors, False, False))
     return out
 
 
@@ -273,12 +363,11 @@ def parse_formula(formula: str) -> ParsedFormula:
         raise FormulaError(f"unsupported formula structure in {formula!r}")
     response = None
     if lhs_terms is not None:
-        if any(isinstance(t, RandomTermNode) for t in lhs_terms):
+        if any(_is_random(t) for t in lhs_terms):
             raise FormulaError(f"random terms belong on the right of '~' in {formula!r}")
-        response = " + ".join(str(t) for t in lhs_terms) or None
+        response = " + ".join(_term_to_str(t) for t in lhs_terms) or None
     fixed_terms = OrderedSet(t for t in rhs_terms if not isinstance(t, RandomTermNode))
-    for t in fixed_terms:
-        if any("|" in f.expr and f.expr.startswith("(") for f in t.factors):
-            raise FormulaError(f"a random term is used inside an interaction in {formula!r}")
+    if any(_is_random(t) for t in fixed_terms):
+        raise FormulaError(f"a random term is used inside an interaction in {formula!r}")
     random = [r for t in rhs_terms if isinstance(t, RandomTermNode) for r in _expand(t)]
     return ParsedFormula(formula, response, _terms_to_str(fixed_terms), random)

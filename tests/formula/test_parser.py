@@ -66,3 +66,47 @@ def test_fixed_part_keeps_formulaic_semantics():
     assert parse_formula("y ~ C(k) + np.log(x) + (1 | g)").fixed == "1 + C(k) + np.log(x)"
     assert parse_formula("np.log(y) ~ x + (1 | g)").response == "np.log(y)"
     assert parse_formula("y ~ x").random == []
+
+
+def test_crossed_terms_keep_formula_order_and_slopes():
+    assert terms("y ~ x + (x | b) + (1 | a)") == [
+        ("1 + x", "b", ("b",), True, True),
+        ("1", "a", ("a",), True, True),
+    ]
+
+
+def test_double_bar_with_interaction_and_nested_grouping():
+    assert terms("y ~ (x1 * x2 || a/b)") == [
+        (expr, group, factors, expr == "1", False)
+        for group, factors in (("a", ("a",)), ("a:b", ("a", "b")))
+        for expr in ("1", "0 + x1", "0 + x2", "0 + x1:x2")
+    ]
+
+
+def test_quoted_names_and_python_expressions_round_trip():
+    pf = parse_formula("`resp y` ~ `a b` + {x + 1} + (`a b` | `my g`)")
+    assert pf.response == "`resp y`"
+    assert pf.fixed == "1 + `a b` + {x + 1}"
+    assert terms("y ~ (`a b` | `my g`)") == [("1 + `a b`", "my g", ("my g",), True, True)]
+
+
+def test_pieces_are_formulaic_formulas_again():
+    from formulaic import Formula
+
+    def factors(rhs):
+        return [[(f.expr, f.eval_method) for f in t.factors] for t in Formula(rhs)]
+
+    pf = parse_formula("y ~ C(k) * x + {x + 1} + (np.log(z) + `a b` || g)")
+    assert factors(pf.fixed) == factors("C(k) * x + {x + 1}")
+    assert [factors(t.expr) for t in pf.random] == [
+        factors("1"),
+        factors("0 + np.log(z)"),
+        factors("0 + `a b`"),
+    ]
+
+
+def test_parsed_formula_helpers():
+    pf = parse_formula("y ~ x + (x || g) + (1 | g:h)")
+    assert pf.groups == ["g", "g:h"]
+    assert pf.grouping_columns == ["g", "h"]
+    assert pf.fixed_formula == "y ~ 1 + x"
