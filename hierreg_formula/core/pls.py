@@ -243,15 +243,17 @@ def _bordered_cholesky(S: np.ndarray) -> np.ndarray:
     When ``y`` is reproduced exactly (zero penalized residual), the last pivot is
     zero: factor the leading block and set the last diagonal to ``sqrt(max(., 0))``.
     """
-    try:
-        return sla.cholesky(S, lower=True, check_finite=False)
-    except np.linalg.LinAlgError:
-        L = np.zeros_like(S)
-        L[:-1, :-1] = sla.cholesky(S[:-1, :-1], lower=True, check_finite=False)
-        row = sla.solve_triangular(L[:-1, :-1], S[:-1, -1], lower=True, check_finite=False)
-        L[-1, :-1] = row
-        L[-1, -1] = np.sqrt(max(S[-1, -1] - row @ row, 0.0))
+    L, info = lapack.dpotrf(S, lower=1, clean=1)  # direct LAPACK: no wrapper overhead
+    if info == 0:
         return L
+    if info < 0:  # pragma: no cover - bad argument
+        raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
+    L = np.zeros_like(S)
+    L[:-1, :-1] = sla.cholesky(S[:-1, :-1], lower=True, check_finite=False)
+    row = sla.solve_triangular(L[:-1, :-1], S[:-1, -1], lower=True, check_finite=False)
+    L[-1, :-1] = row
+    L[-1, -1] = np.sqrt(max(S[-1, -1] - row @ row, 0.0))
+    return L
 
 
 def _fill_in(cp: CrossProducts, W: np.ndarray) -> np.ndarray:

@@ -31,6 +31,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -260,7 +261,8 @@ class ParsedFormula:
         formulaic right-hand side of the fixed part, normalised by formulaic and
         always starting with ``"1"`` or ``"0"`` (``"y ~ x - 1"`` gives ``"0 + x"``).
     random:
-        The random terms after expanding ``||`` and ``a/b``, in formula order.
+        The random terms after expanding ``||`` and ``a/b``, in formula order (a
+        tuple: parses are cached and shared).
 
     Examples
     --------
@@ -272,7 +274,7 @@ class ParsedFormula:
     formula: str
     response: str | None
     fixed: str
-    random: list[RandomTerm]
+    random: tuple[RandomTerm, ...]
 
     @property
     def fixed_formula(self) -> str:
@@ -333,6 +335,23 @@ def _expand(node: RandomTermNode) -> list[RandomTerm]:
 
 
 def parse_formula(formula: str) -> ParsedFormula:
+    """Parse an lme4-style formula (cached: a parse depends on the string only); see
+    :func:`_parse_formula`.
+
+    >>> parse_formula("y ~ x + (x | g)").random[0].group
+    'g'
+    """
+    if not isinstance(formula, str) or not formula.strip():
+        raise FormulaError(f"the formula must be a non-empty string, got {formula!r}")
+    return _parse_cached(formula)
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_cached(formula: str) -> ParsedFormula:
+    return _parse_formula(formula)
+
+
+def _parse_formula(formula: str) -> ParsedFormula:
     """Parse an lme4-style formula into its response, fixed part and random terms.
 
     Raises
@@ -370,4 +389,4 @@ def parse_formula(formula: str) -> ParsedFormula:
     if any(_is_random(t) for t in fixed_terms):
         raise FormulaError(f"a random term is used inside an interaction in {formula!r}")
     random = [r for t in rhs_terms if isinstance(t, RandomTermNode) for r in _expand(t)]
-    return ParsedFormula(formula, response, _terms_to_str(fixed_terms), random)
+    return ParsedFormula(formula, response, _terms_to_str(fixed_terms), tuple(random))

@@ -19,6 +19,7 @@ Example
 from __future__ import annotations
 
 import builtins
+import functools
 from collections.abc import Iterable
 
 import pandas as pd
@@ -45,6 +46,12 @@ def _factor_variables(factor: Factor) -> list[Variable]:
     return found
 
 
+@functools.lru_cache(maxsize=256)
+def _expression_names(expr: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    columns, calls = _scan(expr)
+    return tuple(columns), tuple(calls)
+
+
 def expression_names(expr: str) -> tuple[list[str], list[str]]:
     """Names read by a formulaic expression: ``(columns, functions)``.
 
@@ -68,6 +75,11 @@ def expression_names(expr: str) -> tuple[list[str], list[str]]:
     >>> expression_names("x.fillna(0) + Q('a b') + I(x**2) + abs(id)")
     (['x', 'a b', 'id'], [])
     """
+    columns, calls = _expression_names(expr)  # depends on the string only: cached
+    return list(columns), list(calls)
+
+
+def _scan(expr: str) -> tuple[list[str], list[str]]:
     columns: dict[str, None] = {}
     calls: dict[str, None] = {}
     for term in Formula(expr):

@@ -65,7 +65,7 @@ def test_fixed_part_keeps_formulaic_semantics():
     assert parse_formula("y ~ x1 * x2 + (1 | g)").fixed == "1 + x1 + x2 + x1:x2"
     assert parse_formula("y ~ C(k) + np.log(x) + (1 | g)").fixed == "1 + C(k) + np.log(x)"
     assert parse_formula("np.log(y) ~ x + (1 | g)").response == "np.log(y)"
-    assert parse_formula("y ~ x").random == []
+    assert parse_formula("y ~ x").random == ()
 
 
 def test_crossed_terms_keep_formula_order_and_slopes():
