@@ -1,5 +1,7 @@
 """Plots of fitted models (matplotlib, the optional ``plot`` extra).
 
+matplotlib is imported inside the functions, so this module imports without it.
+
 Example
 -------
 >>> import matplotlib
@@ -9,86 +11,286 @@ Example
 >>> fig = res.plot_random_effects()
 >>> len(fig.axes)
 2
+>>> import matplotlib.pyplot as plt; plt.close("all")
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
+from .exceptions import HierregError
+from .results.base import group_blocks
+
+__all__ = ["plot_fit", "plot_random_effects", "plot_shrinkage"]
+
+#: levels drawn by :func:`plot_fit` when ``levels`` is not given
+MAX_FIT_LEVELS = 12
+#: caterpillar plots label every level up to this many levels
+MAX_LABELLED_LEVELS = 60
 
 
 def _plt():
     try:
         import matplotlib.pyplot as plt
-    except ImportError as err:  # pragma: no cover
-        raise ImportError("plots need matplotlib: pip install 'hierreg-formula[plot]'") from err
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "plotting needs matplotlib, the optional 'plot' extra: "
+            "pip install 'hierreg-formula[plot]' (or pip install matplotlib)"
+        ) from err
     return plt
 
 
-def _axes(ax: Any = None):
+def _axes(ax: Any = None, figsize: tuple[float, float] = (6.0, 4.0)):
     if ax is not None:
         return ax
-    _, ax = _plt().subplots(figsize=(6, 4))
+    _, ax = _plt().subplots(figsize=figsize)
     return ax
 
 
-def plot_random_effects(res: Any, group: str | None = None, z: float = 1.96):
-    """Caterpillar plot: conditional modes +- ``z`` conditional SDs, sorted, one
-    panel per column of the grouping factor's random effects.  Returns the Figure."""
+def _group(res: Any, group: str | None) -> str:
+    names = list(group_blocks(res.model_blocks))
+    if group is None:
+        return names[0]
+    if group not in names:
+        raise HierregError(f"{group!r} is not a grouping factor of the model; choose from {names}")
+    return group
+
+
+def plot_random_effects(
+    res: Any,
+    group: str | None = None,
+    ax: Any = None,
+    *,
+    z: float = 1.96,
+):
+    """Caterpillar plot of the conditional modes of one grouping factor.
+
+    One panel per random-effects column; in each, the levels are sorted by
+    their conditional mode and drawn with ``+- z`` conditional-SD intervals
+    (``res.random_effects_sd``; without it, e.g. for the regularized mode, the
+    points alone).  A vertical line marks zero.
+
+    Parameters
+    ----------
+    res:
+        A fitted model of this package.
+    group:
+        Grouping factor (default: the first of the formula).
+    ax:
+        Axes to draw on: one Axes per column (a single Axes when the factor
+        has one column); default a new figure.
+    z:
+        Half-width of the intervals in conditional SDs (1.96: 95%).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import hierreg_formula as hierreg
+    >>> res = hierreg.fit("Yield ~ 1 + (1 | Batch)", hierreg.load_dataset("Dyestuff"))
+    >>> fig = plot_random_effects(res)
+    >>> [len(ln.get_xdata()) for ln in fig.axes[0].lines[:1]]
+    [6]
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     plt = _plt()
-    group = group or res.group_names[0]
+    group = _group(res, group)
     modes = res.random_effects[group]
-    sds = res.random_effects_sd[group]
+    sd_all = getattr(res, "random_effects_sd", None)
+    sds = sd_all[group] if sd_all is not None else None
     ncol = modes.shape[1]
-    fig, axes = plt.subplots(1, ncol, figsize=(4 * ncol, max(3, 0.18 * len(modes))), squeeze=False)
-    for ax, col in zip(axes[0], modes.columns, strict=True):
-        order = np.argsort(modes[col].to_numpy())
-        m = modes[col].to_numpy()[order]
-        s = sds[col].to_numpy()[order]
+    if ax is None:
+        height = min(max(3.0, 0.18 * len(modes)), 16.0)
+        fig, axes = plt.subplots(1, ncol, figsize=(4 * ncol, height), squeeze=False)
+        panels = list(axes[0])
+    else:
+        panels = list(np.ravel(ax)) if isinstance(ax, Sequence | np.ndarray) else [ax]
+        if len(panels) != ncol:
+            raise HierregError(
+                f"{group!r} has {ncol} random-effects columns ({list(modes.columns)}): "
+                f"pass {ncol} Axes, not {len(panels)}"
+            )
+        fig = panels[0].figure
+    labels = np.array([str(v) for v in modes.index])
+    for panel, col in zip(panels, modes.columns, strict=True):
+        m = modes[col].to_numpy(dtype=float)
+        order = np.argsort(m, kind="stable")
         pos = np.arange(len(m))
-        ax.errorbar(m, pos, xerr=z * s, fmt="o", ms=3, color="tab:blue", ecolor="tab:gray")
-        ax.axvline(0.0, color="k", lw=0.8)
-        ax.set_yticks(pos)
-        ax.set_yticklabels([str(v) for v in modes.index[order]], fontsize="x-small")
-        ax.set_title(f"{group}: {col}")
-    fig.tight_layout()
+        xerr = None if sds is None else z * sds[col].to_numpy(dtype=float)[order]
+        panel.errorbar(
+            m[order], pos, xerr=xerr, fmt="o", ms=3, color="tab:blue", ecolor="tab:gray", lw=1
+        )
+        panel.axvline(0.0, color="k", lw=0.8)
+        if len(m) <= MAX_LABELLED_LEVELS:
+            panel.set_yticks(pos)
+            panel.set_yticklabels(labels[order], fontsize="x-small")
+        else:
+            panel.set_yticks([])
+            panel.set_ylabel(f"{len(m)} levels (sorted)")
+        panel.set_title(f"{group}: {col}")
+    if ax is None:
+        fig.tight_layout()
     return fig
 
 
 def plot_shrinkage(res: Any, group: str | None = None, column: str | None = None, ax: Any = None):
-    """No-pooling -> partial-pooling arrows against group size.  Returns the Axes."""
+    """No-pooling -> partial-pooling arrows per level, against the level's size.
+
+    Uses :func:`hierreg_formula.compare.pooling.pooling_table`: grey points are
+    the levels' own (no-pooling) estimates, arrows lead to the mixed model's
+    (partial-pooling) estimates, the dashed line is the complete-pooling
+    value; levels without a no-pooling estimate show the partial-pooling point
+    only.
+
+    Parameters
+    ----------
+    res:
+        A REML/ML fit.
+    group:
+        Grouping factor (default: the first).
+    column:
+        Random-effects column (default: the first, usually ``Intercept``).
+    ax:
+        Axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import hierreg_formula as hierreg
+    >>> res = hierreg.fit("log_radon ~ floor + (1 | county)", hierreg.load_dataset("radon"))
+    >>> ax = plot_shrinkage(res)
+    >>> ax.get_xscale()
+    'log'
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
     from .compare.pooling import pooling_table
 
-    return pooling_table(res).plot(group=group, column=column, ax=ax)
+    return pooling_table(res).plot(group=_group(res, group), column=column, ax=ax)
 
 
 def plot_fit(
-    res: Any, group: str | None = None, x: str | None = None, levels: Any = None, ax: Any = None
+    res: Any,
+    group: str | None = None,
+    x: str | None = None,
+    levels: Sequence[Any] | None = None,
+    ax: Any = None,
 ):
-    """Observed points and fitted lines per level of ``group`` against ``x``.
+    """Observed points and fitted lines of some levels of a grouping factor.
 
-    ``x`` defaults to the first non-intercept column of the fixed effects;
-    ``levels`` limits the levels drawn (default: up to 12).  Returns the Axes.
+    For every chosen level: a scatter of the observed response against ``x``
+    and the line of the fitted values (fixed + random part) through the
+    level's rows, sorted by ``x`` (with other covariates in the model the line
+    follows their observed values).  A model with no covariate is drawn
+    against the level: points per level and a horizontal fitted segment.
+
+    Parameters
+    ----------
+    res:
+        A fitted model of this package.
+    group:
+        Grouping factor (default: the first).
+    x:
+        The x-axis: a fixed-effects column or a column of the fitting data
+        (default: the first non-intercept fixed-effects column, else the first
+        non-intercept random-effects column, else the level).
+    levels:
+        The levels to draw (default: the first 12).
+    ax:
+        Axes to draw on (default: a new figure).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import hierreg_formula as hierreg
+    >>> res = hierreg.fit("Reaction ~ Days + (Days | Subject)",
+    ...                   hierreg.load_dataset("sleepstudy"))
+    >>> ax = plot_fit(res, levels=["308", "309"])
+    >>> len(ax.lines), ax.get_xlabel()
+    (2, 'Days')
+    >>> import matplotlib.pyplot as plt; plt.close("all")
     """
+    plt = _plt()
     blocks = res.model_blocks
-    group = group or res.group_names[0]
-    blk = blocks.random[res._groups[group][0]]
-    x = x or next(c for c in blocks.x_names if c != "Intercept")
-    xv = blocks.X[:, blocks.x_names.index(x)]
+    group = _group(res, group)
+    blk = blocks.random[group_blocks(blocks)[group][0]]
+    if levels is None:
+        chosen = list(blk.levels[:MAX_FIT_LEVELS])
+    else:
+        chosen = list(levels)
+        missing = [lev for lev in chosen if lev not in blk.levels]
+        if missing:
+            raise HierregError(f"levels {missing} are not levels of {group!r}")
+    xv = _x_values(res, x)
+    xname = x if x is not None else _default_x(res)
     fitted = res.fittedvalues.to_numpy()
-    chosen = list(blk.levels[:12]) if levels is None else list(levels)
+    y = blocks.y
     ax = _axes(ax)
-    colors = _plt().get_cmap("tab20")
+    colors = plt.get_cmap("tab10" if len(chosen) <= 10 else "tab20")
     for i, lev in enumerate(chosen):
         rows = blk.codes == blk.levels.get_loc(lev)
-        order = np.argsort(xv[rows])
-        c = colors(i % 20)
-        ax.scatter(xv[rows], blocks.y[rows], s=10, color=c)
+        c = colors(i % colors.N)
+        if xv is None:  # against the level
+            ax.scatter(np.full(rows.sum(), i), y[rows], s=10, color=c)
+            ax.plot([i - 0.35, i + 0.35], [fitted[rows].mean()] * 2, color=c, lw=1.5)
+            continue
+        order = np.argsort(xv[rows], kind="stable")
+        ax.scatter(xv[rows], y[rows], s=10, color=c)
         ax.plot(xv[rows][order], fitted[rows][order], color=c, lw=1.2, label=str(lev))
-    ax.set_xlabel(x)
+    if xv is None:
+        ax.set_xticks(range(len(chosen)))
+        ax.set_xticklabels([str(v) for v in chosen], rotation=90, fontsize="small")
+        ax.set_xlabel(group)
+    else:
+        ax.set_xlabel(xname)
+        if len(chosen) <= MAX_FIT_LEVELS:
+            ax.legend(title=group, fontsize="x-small", ncol=2)
     ax.set_ylabel(blocks.y_name)
-    ax.set_title(f"Fitted lines by {group}")
-    if len(chosen) <= 12:
-        ax.legend(fontsize="x-small", ncol=2)
+    ax.set_title(f"Observed and fitted by {group}")
     return ax
+
+
+def _default_x(res: Any) -> str | None:
+    blocks = res.model_blocks
+    for names in [blocks.x_names] + [b.names for b in blocks.random]:
+        for nm in names:
+            if nm != "Intercept":
+                return nm
+    return None
+
+
+def _x_values(res: Any, x: str | None) -> np.ndarray | None:
+    blocks = res.model_blocks
+    name = x if x is not None else _default_x(res)
+    if name is None:
+        return None
+    if name in blocks.x_names:
+        return blocks.X[:, blocks.x_names.index(name)]
+    for b in blocks.random:
+        if name in b.names:
+            return b.X[:, b.names.index(name)]
+    data = res.model_data
+    if data is not None and name in data.columns:
+        values = data[name].to_numpy()
+        if np.issubdtype(values.dtype, np.number):
+            return values.astype(float)
+        raise HierregError(f"x={name!r} is not numeric")
+    raise HierregError(
+        f"x={name!r} is neither a model column ({blocks.x_names}) nor a column of the data"
+    )
