@@ -2,18 +2,32 @@
 
 The random-effects terms of the formula are hierreg's group deviations:
 ``y ~ x1 + x2 + (1 + x1 + x2 | school)`` is hierreg's model with deviations of
-the intercept and both slopes by school.
+the intercept and both slopes by school (hierreg itself puts deviations on every
+column; here the formula says which).
 
-Two modes, one linear system.  The squared loss with a ridge penalty,
+Ridge penalty = mixed model with a fixed variance ratio
+------------------------------------------------------
+The squared loss with a ridge penalty,
 
     (1/n) ||y - X w - Z v||^2 + alpha ||d * v||^2,
 
-is the penalized least-squares problem of a linear mixed model in which the
-relative covariance of the deviations is *fixed* (``Lambda_k = I / (sqrt(n
-alpha) d_k)``) rather than estimated.  ``alpha="reml"`` closes the loop: it uses
-the covariance ratio that REML estimates, so the deviations are exactly the
-mixed model's conditional modes.  ``alpha="cv"`` instead picks the penalty that
-predicts held-out rows best (K folds, each group split across folds).
+times ``n`` is the penalized least-squares (PLS) problem that a linear mixed
+model solves for a given relative covariance factor ``Lambda`` (``v = Lambda u``,
+penalty ``||u||^2``), with ``Lambda_k = I / (sqrt(n alpha) d_k)`` for level
+``k``: the deviations of level ``k`` have the prior ``N(0, sigma^2 / (n alpha
+d_k^2) I)``.  hierreg's ``alpha`` with its ``nw`` weights (``d_k`` proportional to
+``1/n_k``) is therefore a mixed model whose variance ratio differs by level
+(it grows as ``n_k^2``: large groups are barely shrunk), fixed by ``alpha``
+instead of estimated; with ``weight_by_nobs=False`` and one scalar term,
+``alpha = sigma^2 / (n sigma_b^2)``.  Hence the two automatic choices:
+
+- ``alpha="reml"`` estimates the ratio by REML (same formula) and uses the
+  fitted factor ``T`` (``Sigma / sigma^2 = T T'``) as ``Lambda`` for every level,
+  with no ``nw`` weights: the deviations are exactly the mixed model's
+  conditional modes (BLUPs) and ``w`` its fixed effects.
+- ``alpha="cv"`` keeps hierreg's penalty and picks ``alpha`` by K-fold
+  cross-validation with each group's rows split across the folds
+  (``res.cv_results_`` holds the curve), then refits on all rows.
 
 Example
 -------
@@ -27,6 +41,7 @@ True
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -35,74 +50,38 @@ import pandas as pd
 
 from ..core import cross_products
 from ..core.lmm import fit_lmm
-from ..exceptions import DataError, EstimationError, HierregError
+from ..exceptions import ConvergenceWarning, DataError, EstimationError, HierregError
 from ..formula import build_design, parse_formula
 from ..formula.blocks import DesignBlocks
-from ..models.checks import drop_dependent_columns
+from ..models.checks import check_estimable, drop_dependent_columns
 from ..models.lmm import term_arrays
-from .cv import default_alphas, group_folds
+from .convex import solve_cvxpy
+from .cv import cv_curve, default_alphas
+from .logistic import solve_logistic
+from .penalty import group_weights
+from .response import binary_response
 from .results import RegularizedResults
-from .solvers import (
-    _eta,
-    level_weights,
-    solve_cvxpy,
-    solve_logistic,
-    solve_squared,
-    solve_with_factors,
-)
+from .squared import core_terms, gram_full_rank, solve_squared, solve_with_factors
+
+LOSSES = ("squared", "norm")
+FAMILIES = ("gaussian", "binomial")
 
 
-def binary_response(values: pd.Series, name: str) -> tuple[np.ndarray, tuple[Any, Any]]:
-    """0/1 codes of a two-label response and its (negative, positive) labels."""
-    if pd.api.types.is_bool_dtype(values):
-        return values.to_numpy(dtype=float), (False, True)
-    labels = pd.unique(values.dropna())
-    if len(labels) != 2:
-        raise DataError(
-            f"family='binomial' needs a response with exactly two labels; {name!r} has "
-            f"{len(labels)}: {list(labels)[:5]}"
-        )
-    try:
-        labels = sorted(labels)
-    except TypeError:
-        labels = sorted(labels, key=str)
-    y = (values == labels[1]).to_numpy(dtype=float)
-    y[values.isna().to_numpy()] = np.nan
-    return y, (labels[0], labels[1])
-
-
-def _cv_curve(blocks, terms, alphas, k, seed, family, main_l2, by_nobs):
-    X, y = blocks.X, blocks.y
-    folds = group_folds(terms[0].codes, k, seed)
-    scores = np.empty((len(alphas), k))
-    for f in range(k):
-        tr, te = folds != f, folds == f
-        t_tr = [type(t)(t.codes[tr], t.nlevels, t.Xz[tr]) for t in terms]
-        t_te = [type(t)(t.codes[te], t.nlevels, t.Xz[te]) for t in terms]
-        cp = cross_products(X[tr], y[tr], t_tr) if family == "gaussian" else None
-        for i, a in enumerate(alphas):
-            try:
-                scores[i, f] = _fold_score(
-                    X, y, tr, te, t_tr, t_te, a, cp, family, main_l2, by_nobs
-                )
-            except np.linalg.LinAlgError:  # a fold whose training columns are collinear
-                scores[i, f] = np.nan
-    name = "mse" if family == "gaussian" else "log_loss"
-    with np.errstate(all="ignore"):
-        mean = np.nanmean(scores, axis=1) if np.isfinite(scores).any() else scores.mean(1)
-    return pd.DataFrame(
-        {"alpha": alphas, f"mean_{name}": mean, f"sd_{name}": np.nanstd(scores, axis=1, ddof=1)}
-    )
-
-
-def _fold_score(X, y, tr, te, t_tr, t_te, a, cp, family, main_l2, by_nobs) -> float:
-    if family == "gaussian":
-        w, v = solve_squared(X[tr], y[tr], t_tr, a, main_l2, by_nobs, cp=cp)
-        r = y[te] - _eta(X[te], t_te, w, v)
-        return float(np.mean(r * r))
-    w, v, _ = solve_logistic(X[tr], y[tr], t_tr, a, main_l2, by_nobs, tol=1e-8)
-    eta = _eta(X[te], t_te, w, v)
-    return float(np.mean(np.logaddexp(0.0, eta) - y[te] * eta))
+def _check_options(alpha, loss, family, l1, linf, main_l2, cv) -> None:
+    if family not in FAMILIES:
+        raise HierregError(f"family must be 'gaussian' or 'binomial', got {family!r}")
+    if loss not in LOSSES:
+        raise HierregError(f"loss must be 'squared' or 'norm', got {loss!r}")
+    for name, val in (("l1", l1), ("linf", linf), ("main_l2", main_l2)):
+        if not (np.isscalar(val) and float(val) >= 0):
+            raise HierregError(f"{name} must be a number >= 0, got {val!r}")
+    if isinstance(alpha, str):
+        if alpha not in ("cv", "reml"):
+            raise HierregError(f"alpha must be a number > 0, 'cv' or 'reml', got {alpha!r}")
+        if alpha == "cv" and not (isinstance(cv, (int, np.integer)) and cv >= 2):
+            raise HierregError(f"cv must be an integer >= 2, got {cv!r}")
+    elif not np.isscalar(alpha) or not np.isfinite(float(alpha)) or float(alpha) < 0:
+        raise HierregError(f"alpha must be a number > 0, 'cv' or 'reml', got {alpha!r}")
 
 
 def fit_regularized_blocks(
@@ -120,81 +99,141 @@ def fit_regularized_blocks(
     alphas: np.ndarray | None = None,
     random_state: int = 0,
     labels: tuple[Any, Any] | None = None,
+    data: Any = None,
 ) -> RegularizedResults:
-    """The regularized fit on already-built design blocks (see :func:`fit_regularized`)."""
-    if family not in ("gaussian", "binomial"):
-        raise HierregError(f"family must be 'gaussian' or 'binomial', got {family!r}")
-    if loss not in ("squared", "norm"):
-        raise HierregError(f"loss must be 'squared' or 'norm', got {loss!r}")
+    """The regularized fit on already-built design blocks (see :func:`fit_regularized`).
+
+    ``blocks.y`` must be 0/1 for ``family="binomial"`` (``labels`` names them).
+    Random blocks may have rows with code ``-1`` (no level): they get no deviation.
+
+    Examples
+    --------
+    >>> import hierreg_formula as hierreg
+    >>> from hierreg_formula.formula import build_design
+    >>> f = "Reaction ~ Days + (Days | Subject)"
+    >>> blocks = build_design(f, hierreg.load_dataset("sleepstudy"))
+    >>> fit_regularized_blocks(f, blocks, alpha=0.01).loss
+    'squared'
+    """
+    _check_options(alpha, loss, family, l1, linf, main_l2, cv)
     if not blocks.random:
         raise EstimationError(
             "the formula has no group term such as '(1 + x | group)': nothing to regularize"
         )
-    blocks, _ = drop_dependent_columns(blocks)
-    X, y = blocks.X, blocks.y
-    terms = term_arrays(blocks)
+    if blocks.y is None:
+        raise EstimationError("the formula has no response")
+    if family == "binomial" and not np.isin(blocks.y, (0.0, 1.0)).all():
+        raise DataError("family='binomial' needs a two-label response (coded 0/1 here)")
     uses_cvxpy = loss == "norm" or l1 > 0 or linf > 0
-    cv_table, objective, converged = None, None, True
-    if isinstance(alpha, str):
+    terms = term_arrays(blocks)
+    cp = None
+    if not uses_cvxpy and family == "gaussian" and alpha != "reml":
+        # the one pass over the rows; X'X in it tells whether X has full rank
+        cp = cross_products(blocks.X, blocks.y, core_terms(terms))
+        if not gram_full_rank(cp.XYXY[: cp.p, : cp.p]):
+            cp = None
+    if cp is None:
+        blocks, dropped = drop_dependent_columns(blocks)
+        if dropped:
+            terms = term_arrays(blocks)
+    X, y = blocks.X, blocks.y
+    groups = [blk.group for blk in blocks.random]
+    common = dict(
+        formula=formula, blocks=blocks, loss=loss, family=family, labels=labels, data=data
+    )
+    if alpha == "reml":
+        if uses_cvxpy or family != "gaussian":
+            raise HierregError(
+                "alpha='reml' is the linear mixed model's variance ratio: it needs "
+                "family='gaussian', loss='squared' and no l1/linf penalty"
+            )
+        check_estimable(blocks)
+        est = fit_lmm(X, y, terms, reml=True)
+        w, v = solve_with_factors(X, y, terms, est.factors)
+        return RegularizedResults(
+            w=w, v=v, alpha="reml", theta=est.theta, converged=est.converged, **common
+        )
+    cv_table = None
+    if alpha == "cv":
         if uses_cvxpy:
             raise HierregError(
-                f"alpha={alpha!r} is available for loss='squared' without l1/linf penalties; "
-                "give a number for the cvxpy path"
+                "alpha='cv' is available for loss='squared' without l1/linf penalties "
+                "(each alpha is then one factorization); give a number for the cvxpy path"
             )
-        if alpha == "reml":
-            if family != "gaussian":
-                raise HierregError("alpha='reml' is available for family='gaussian'")
-            est = fit_lmm(X, y, terms, reml=True)
-            w, v = solve_with_factors(X, y, terms, est.factors)
-            return RegularizedResults(
-                formula=formula,
-                blocks=blocks,
-                w=w,
-                v=v,
-                alpha="reml",
-                loss="squared",
-                family=family,
-                theta=est.theta,
-                converged=est.converged,
-            )
-        if alpha != "cv":
-            raise HierregError(f"alpha must be a positive number, 'cv' or 'reml', got {alpha!r}")
         grid = (
-            default_alphas(len(y), level_weights(terms, weight_by_nobs))
+            default_alphas(len(y), group_weights(terms, weight_by_nobs, groups))
             if alphas is None
-            else np.asarray(alphas, float)
+            else np.asarray(alphas, dtype=float)
         )
-        cv_table = _cv_curve(blocks, terms, grid, cv, random_state, family, main_l2, weight_by_nobs)
+        if grid.ndim != 1 or len(grid) == 0 or not np.all(grid > 0):
+            raise HierregError("alphas must be a non-empty 1-d array of positive numbers")
+        cv_table = cv_curve(
+            X,
+            y,
+            terms,
+            grid,
+            k=cv,
+            seed=random_state,
+            family=family,
+            main_l2=main_l2,
+            weight_by_nobs=weight_by_nobs,
+            groups=groups,
+        )
         curve = cv_table.iloc[:, 1].to_numpy()
         if not np.isfinite(curve).any():
             raise EstimationError("cross-validation failed in every fold (collinear columns?)")
-        alpha = float(grid[int(np.nanargmin(curve))])
+        alpha = float(cv_table["alpha"].iloc[int(np.nanargmin(curve))])
     alpha = float(alpha)
-    if alpha <= 0:
-        raise HierregError("alpha must be positive")
+    converged = True
     if uses_cvxpy:
+        if alpha == 0 and l1 == 0 and linf == 0:
+            raise HierregError("alpha must be > 0 unless l1 or linf penalizes the deviations")
         w, v, objective = solve_cvxpy(
-            X, y, terms, alpha, l1, linf, main_l2, weight_by_nobs, loss=loss, family=family
+            X, y, terms, alpha, l1, linf, main_l2, weight_by_nobs, loss, family, groups
         )
+    elif alpha <= 0:
+        raise HierregError("alpha must be > 0 (alpha -> 0 is the unpooled fit)")
     elif family == "binomial":
-        w, v, converged = solve_logistic(X, y, terms, alpha, main_l2, weight_by_nobs)
+        w, v, converged, objective = solve_logistic(
+            X, y, terms, alpha, main_l2, weight_by_nobs, groups
+        )
+        if not converged:
+            warnings.warn(
+                "penalized IRLS did not converge in 100 iterations (separable data with a "
+                "small alpha?)",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
     else:
         w, v, objective = solve_squared(
-            X, y, terms, alpha, main_l2, weight_by_nobs, with_objective=True
+            X, y, terms, alpha, main_l2, weight_by_nobs, cp=cp, with_objective=True, groups=groups
         )
     return RegularizedResults(
-        formula=formula,
-        blocks=blocks,
         w=w,
         v=v,
         alpha=alpha,
-        loss=loss,
-        family=family,
         objective=objective,
         cv_results=cv_table,
-        labels=labels,
         converged=converged,
+        **common,
     )
+
+
+def _binomial_design(formula: str, data: Any, missing: str):
+    """Design blocks with a 0/1 response, and the response's two labels."""
+    response = parse_formula(formula).response
+    df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+    if response in df.columns:
+        y01, labels = binary_response(df[response], response)
+        return build_design(formula, df.assign(**{response: y01}), missing=missing), labels
+    blocks = build_design(formula, df, missing=missing)  # an expression, e.g. I(y > 0)
+    y01, labels = binary_response(pd.Series(blocks.y), response)
+    if set(labels) != {0.0, 1.0}:
+        raise DataError(
+            f"family='binomial': the response expression {response!r} must give 0/1 or "
+            f"booleans, got the labels {labels}"
+        )
+    return blocks, (0, 1)
 
 
 def fit_regularized(
@@ -217,32 +256,51 @@ def fit_regularized(
 
     Parameters
     ----------
+    formula:
+        lme4-style formula; its random terms ``(cols | group)`` are the deviations.
+    data:
+        A DataFrame (or a mapping of columns).
     alpha:
-        hierreg's ``l2_reg``; ``"cv"`` (default) picks it by ``cv``-fold
-        cross-validation with each group split across folds (curve in
-        ``res.cv_results_``); ``"reml"`` uses the REML variance ratio.
+        hierreg's ``l2_reg`` (a number > 0); ``"cv"`` (default) picks it by
+        ``cv``-fold cross-validation with each group split across folds (curve in
+        ``res.cv_results_``); ``"reml"`` uses the REML variance ratio instead of
+        hierreg's penalty (the mixed model's conditional modes).
     loss:
         ``"squared"`` (hierreg's casadi objective; one linear solve on the mixed
-        model core) or ``"norm"`` (hierreg's default un-squared norms; solved
-        with cvxpy + Clarabel, much slower).
+        model core) or ``"norm"`` (hierreg's default un-squared norms; cvxpy with
+        Clarabel, much slower).
     l1, linf, main_l2:
         hierreg's ``l1_reg``, ``linf_reg`` and ``main_l2_reg`` (l1/linf use cvxpy).
     weight_by_nobs:
-        hierreg's weighting of each level's deviations by ``1/n_k`` (normalised).
+        hierreg's weighting of each level's deviations by ``1/n_k`` (normalised
+        over the levels of all grouping factors, divided by the number of columns).
     family:
-        ``"gaussian"`` or ``"binomial"`` (0/1, bool or any two-label response).
+        ``"gaussian"`` or ``"binomial"`` (0/1, bool or any two-label response;
+        the larger label in sort order is the positive one).
+    cv, alphas, random_state:
+        Folds, alpha grid (default: 25 values on a log scale) and seed of
+        ``alpha="cv"``.
+    missing:
+        ``"drop"`` rows with missing values (with a warning) or ``"raise"``.
+
+    Returns
+    -------
+    RegularizedResults
+        ``params`` (w), ``random_effects`` (deviations), ``predict``, ``summary``.
+
+    Examples
+    --------
+    >>> import hierreg_formula as hierreg
+    >>> df = hierreg.load_dataset("sleepstudy")
+    >>> res = fit_regularized("Reaction ~ Days + (Days | Subject)", df, alpha="cv")
+    >>> list(res.cv_results_.columns)
+    ['alpha', 'mean_mse', 'sd_mse']
     """
+    _check_options(alpha, loss, family, l1, linf, main_l2, cv)
     if family == "binomial":
-        pf = parse_formula(formula)
-        df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-        if pf.response not in df.columns:
-            raise DataError(f"family='binomial' needs the response {pf.response!r} as a column")
-        y01, labels = binary_response(df[pf.response], pf.response)
-        df = df.assign(**{pf.response: y01})
-        blocks = build_design(formula, df, missing=missing)
+        blocks, labels = _binomial_design(formula, data, missing)
     else:
-        labels = None
-        blocks = build_design(formula, data, missing=missing)
+        blocks, labels = build_design(formula, data, missing=missing), None
     return fit_regularized_blocks(
         formula,
         blocks,
@@ -257,4 +315,5 @@ def fit_regularized(
         alphas=alphas,
         random_state=random_state,
         labels=labels,
+        data=data,
     )

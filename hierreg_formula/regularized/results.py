@@ -5,27 +5,52 @@ Example
 >>> import hierreg_formula as hierreg
 >>> res = hierreg.fit("Reaction ~ Days + (Days | Subject)", hierreg.load_dataset("sleepstudy"),
 ...                   method="regularized", alpha=1e-3)
->>> res.method
-'regularized'
+>>> res.method, res.loss, res.family
+('regularized', 'squared', 'gaussian')
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 from statsmodels.iolib.summary2 import Summary
 
 from ..formula.blocks import DesignBlocks
 from ..results.base import HierarchicalFitBase
 
+KINDS = ("prob", "label", "link")
+
 
 class RegularizedResults(HierarchicalFitBase):
     """Shared coefficients ``w`` (``params``) and penalized group deviations.
 
-    Standard errors and p-values are not reported: the penalty biases the
-    estimates, so the usual sampling theory does not apply.
+    ``random_effects`` holds the deviations ``v`` of every level, ``coef()`` the
+    per-level totals ``w + v``.  Standard errors and p-values are not reported:
+    the penalty biases the estimates towards the shared fit, so the sampling
+    theory behind them does not apply.
+
+    Parameters
+    ----------
+    formula, blocks:
+        The formula and the design blocks the model was fitted on.
+    w, v:
+        Shared coefficients ``(p,)`` and the deviations per random block ``(L, k)``.
+    alpha:
+        The penalty used (``"reml"`` for the REML variance ratio).
+    loss, family:
+        ``"squared"``/``"norm"`` and ``"gaussian"``/``"binomial"``.
+    objective:
+        The minimised objective (hierreg's scale), when known.
+    cv_results:
+        The cross-validation curve of ``alpha="cv"``.
+    labels:
+        ``(negative, positive)`` response labels of a binomial fit.
+    converged, theta, data:
+        Solver status, REML ``theta`` (``alpha="reml"``) and the fitting data.
     """
 
     def __init__(
@@ -43,14 +68,17 @@ class RegularizedResults(HierarchicalFitBase):
         labels: tuple[Any, Any] | None = None,
         converged: bool = True,
         theta: np.ndarray | None = None,
+        data: Any = None,
     ) -> None:
-        super().__init__(formula=formula, blocks=blocks, beta=w, b=v, method="regularized")
+        super().__init__(
+            formula=formula, blocks=blocks, beta=w, b=v, method="regularized", data=data
+        )
         self._alpha = alpha
         self._loss = loss
         self._family = family
         self._objective = objective
         self._cv = cv_results
-        self._labels = labels
+        self._labels = labels if labels is not None or family != "binomial" else (0, 1)
         self._converged = converged
         self._theta = theta
 
@@ -61,19 +89,27 @@ class RegularizedResults(HierarchicalFitBase):
 
     @property
     def loss(self) -> str:
+        """``"squared"`` (hierreg's casadi objective) or ``"norm"`` (its cvxpy one)."""
         return self._loss
 
     @property
     def family(self) -> str:
+        """``"gaussian"`` or ``"binomial"``."""
         return self._family
 
     @property
     def objective(self) -> float | None:
+        """Minimum of the objective on hierreg's scale (``None`` for ``alpha="reml"``)."""
         return self._objective
 
     @property
     def converged(self) -> bool:
         return self._converged
+
+    @property
+    def theta(self) -> np.ndarray | None:
+        """REML's relative covariance parameters (``alpha="reml"`` only)."""
+        return self._theta
 
     @property
     def cv_results_(self) -> pd.DataFrame | None:
@@ -87,25 +123,49 @@ class RegularizedResults(HierarchicalFitBase):
 
     def predict(
         self,
-        newdata: Any = None,
+        newdata: pd.DataFrame | Mapping[str, Any] | None = None,
         include_random: bool = True,
         kind: str = "prob",
     ) -> pd.Series:
-        """Predictions; for ``family="binomial"``: ``kind="prob"`` (of the positive
-        label), ``"label"`` or ``"link"``.  Unseen levels get only the shared ``w``."""
+        """Predictions; unseen levels get only the shared ``w``.
+
+        For ``family="binomial"``: ``kind="prob"`` (probability of the positive
+        label, default), ``"label"`` or ``"link"`` (log-odds); ignored otherwise.
+        """
+        if kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
         eta, index = self._linear_predictor(newdata, include_random)
         if self._family != "binomial" or kind == "link":
             return pd.Series(eta, index=index, name="predicted")
-        prob = 1.0 / (1.0 + np.exp(-eta))
+        prob = expit(eta)
         if kind == "prob":
             return pd.Series(prob, index=index, name="prob")
-        if kind == "label":
-            neg, pos = self._labels
-            return pd.Series(np.where(prob >= 0.5, pos, neg), index=index, name="label")
-        raise ValueError(f"kind must be 'prob', 'label' or 'link', got {kind!r}")
+        neg, pos = self._labels
+        labels = np.where(prob >= 0.5, np.array(pos, dtype=object), np.array(neg, dtype=object))
+        return pd.Series(labels, index=index, name="label")
+
+    def predict_labels(
+        self,
+        newdata: pd.DataFrame | Mapping[str, Any] | None = None,
+        include_random: bool = True,
+    ) -> pd.Series:
+        """Predicted labels of a binomial fit (probability >= 0.5 -> positive label)."""
+        if self._family != "binomial":
+            raise ValueError("predict_labels is for family='binomial'")
+        return self.predict(newdata, include_random, kind="label")
 
     def summary(self) -> Summary:
-        """Model information and the shared coefficients (no standard errors)."""
+        """Model information and the shared coefficients (no standard errors).
+
+        Examples
+        --------
+        >>> import hierreg_formula as hierreg
+        >>> df = hierreg.load_dataset("sleepstudy")
+        >>> res = hierreg.fit("Reaction ~ Days + (Days | Subject)", df, method="regularized",
+        ...                   alpha=1e-3)
+        >>> "no standard errors or p-values" in str(res.summary())
+        True
+        """
         smry = Summary()
         smry.add_title("Regularized Hierarchical Regression Results")
         alpha = self._alpha if isinstance(self._alpha, str) else f"{self._alpha:.6g}"
@@ -116,28 +176,33 @@ class RegularizedResults(HierarchicalFitBase):
             "Loss:": self._loss,
             "No. Groups:": ", ".join(f"{g}: {n}" for g, n in self.ngroups.items()),
             "alpha (l2_reg):": alpha,
+            "Objective:": "-" if self._objective is None else f"{self._objective:.6g}",
+            "Converged:": "Yes" if self._converged else "No",
         }
-        if self._objective is not None:
-            info["Objective:"] = f"{self._objective:.6g}"
+        if self._labels is not None and self._family == "binomial":
+            info["Positive label:"] = str(self._labels[1])
         smry.add_dict(info, ncols=2)
         smry.add_df(
             pd.DataFrame({"Coef.": self.params.map(lambda v: f"{v:.4f}")}), float_format="%s"
         )
-        rows = []
+        rows, index = [], []
         for g, re in self.random_effects.items():
             for col in re.columns:
-                rows.append(
-                    (f"{g} {col}", f"{re[col].std(ddof=0):.4f}", f"{re[col].abs().max():.4f}")
-                )
+                vals = re[col].to_numpy()
+                rows.append((f"{vals.std(ddof=0):.4f}", f"{np.abs(vals).max():.4f}"))
+                index.append(f"{g} {col}")
         smry.add_df(
-            pd.DataFrame(
-                [r[1:] for r in rows],
-                index=[r[0] for r in rows],
-                columns=["SD of deviations", "max |deviation|"],
-            ),
+            pd.DataFrame(rows, index=index, columns=["SD of deviations", "max |deviation|"]),
             float_format="%s",
         )
-        smry.add_text("Penalized estimates: no standard errors or p-values are reported.")
+        smry.add_text(
+            "Penalized estimates: no standard errors or p-values are reported (the penalty "
+            "biases the estimates; their usual sampling theory does not apply)."
+        )
+        if self._alpha == "reml":
+            smry.add_text("alpha='reml': deviations are the REML mixed model's conditional modes.")
         if self._cv is not None:
-            smry.add_text(f"alpha chosen by cross-validation over {len(self._cv)} values.")
+            smry.add_text(
+                f"alpha chosen by {self._cv.shape[0]}-value cross-validation (res.cv_results_)."
+            )
         return smry
