@@ -1,29 +1,82 @@
-"""Every teaching notebook runs from top to bottom (so none of them rots)."""
+"""Every teaching notebook in ``notebooks/`` runs from top to bottom (so none of them rots).
+
+The notebooks run in a Jupyter kernel started with *this* interpreter (a kernel spec
+named ``python3`` written to a temporary ``JUPYTER_PATH`` directory, which takes
+precedence over any other ``python3`` spec on the machine), with the repository on
+``PYTHONPATH`` and the non-interactive matplotlib backend.
+"""
 
 from __future__ import annotations
 
+import json
 import os
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
-NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("*.ipynb"))
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
+TIMEOUT = 120  # seconds, per notebook (and per cell)
+
+nbformat = pytest.importorskip("nbformat")
+nbclient = pytest.importorskip("nbclient")
+pytest.importorskip("ipykernel")
+
+
+@pytest.fixture
+def kernel_env(tmp_path, monkeypatch):
+    """A ``python3`` kernel spec running the current interpreter, found first."""
+    spec_dir = tmp_path / "jupyter" / "kernels" / "python3"
+    spec_dir.mkdir(parents=True)
+    spec = {
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "Python 3 (tests)",
+        "language": "python",
+    }
+    (spec_dir / "kernel.json").write_text(json.dumps(spec))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.setenv("PYTHONPATH", str(REPO), prepend=os.pathsep)
+    return tmp_path
+
+
+def test_notebooks_present():
+    assert len(NOTEBOOKS) >= 6
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
-def test_notebook_executes(path, tmp_path):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+def test_notebook_is_clean(path):
+    """Saved without outputs, kernel ``python3``, and self-contained (no shared/ files)."""
     book = nbformat.read(path, as_version=4)
-    assert all(not c.get("outputs") for c in book.cells if c.cell_type == "code"), (
-        "saved notebooks carry no outputs"
-    )
+    nbformat.validate(book)
+    assert book.metadata["kernelspec"]["name"] == "python3"
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            assert not cell.get("outputs"), f"{path.name}: saved notebooks carry no outputs"
+            assert cell.get("execution_count") is None
+            assert "shared/" not in cell.source, f"{path.name} must run from the repository alone"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_executes(path, kernel_env):
+    book = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
-        book, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+        book,
+        timeout=TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(kernel_env)}},
     )
+    start = time.perf_counter()
     client.execute()  # raises CellExecutionError on the first failing cell
-
-
-def test_all_six_notebooks_present():
-    assert len(NOTEBOOKS) == 6
+    elapsed = time.perf_counter() - start
+    errors = [
+        out
+        for cell in book.cells
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+    assert not errors, f"{path.name}: cell errors {errors}"
+    assert elapsed < TIMEOUT, f"{path.name} took {elapsed:.0f} s"
