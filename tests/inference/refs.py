@@ -1,0 +1,49 @@
+"""Reference material for the inference tests and helpers to build the models.
+
+Turn-2 references are read from the shared read-only folder
+(``shared/reference/lme4-turn2``); turn-3 ones are copied into ``tests/data/lme4-turn3``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import hierreg_formula as hierreg
+from hierreg_formula.core.lmm import fit_lmm
+from hierreg_formula.formula import build_design
+from hierreg_formula.inference.problem import LMMProblem
+from hierreg_formula.models.lmm import term_arrays
+from tests.conftest import SHARED
+
+TURN2 = SHARED / "reference" / "lme4-turn2"
+TURN3 = Path(__file__).resolve().parents[1] / "data" / "lme4-turn3"
+
+
+def load_ref(name: str) -> dict:
+    for folder in (TURN3, TURN2):
+        path = folder / f"{name}.json"
+        if path.exists():
+            return json.loads(path.read_text())
+    pytest.skip(f"reference {name}.json not available")
+
+
+def build(formula: str, dataset: str):
+    """(design blocks, LMMProblem, data) of a formula on a packaged dataset."""
+    df = hierreg.load_dataset(dataset)
+    blocks = build_design(formula, df)
+    prob = LMMProblem.from_arrays(blocks.X, blocks.y, term_arrays(blocks))
+    return blocks, prob, df
+
+
+def fit(prob: LMMProblem, reml: bool = True):
+    return fit_lmm(prob.X, prob.y, list(prob.terms), reml=reml)
+
+
+def rel(a, b) -> float:
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    return float(np.max(np.abs(a - b) / np.abs(b)))
