@@ -17,12 +17,15 @@ Example
 -------
 >>> import numpy as np
 >>> from hierreg_formula.core.structure import TermArrays
->>> g = np.repeat(np.arange(3), 2)
->>> prob = LMMProblem.from_arrays(np.ones((6, 1)), np.arange(6.0), [TermArrays(g, 3, np.ones((6, 1)))])
+>>> from hierreg_formula.core.lmm import fit_lmm
+>>> g = np.repeat(np.arange(3), 4)
+>>> y = np.array([1.0, 2, 3, 2, 5, 6, 4, 5, 2, 1, 3, 2])
+>>> prob = LMMProblem.from_arrays(np.ones((12, 1)), y, [TermArrays(g, 3, np.ones((12, 1)))])
 >>> prob.n, prob.p, prob.q, prob.ntheta
-(6, 1, 3, 1)
->>> round(float(prob.deviance(np.array([1.0]), reml=True)), 6)
-19.740243
+(12, 1, 3, 1)
+>>> est = fit_lmm(prob.X, prob.y, list(prob.terms))
+>>> bool(abs(prob.deviance(est.theta, reml=True) - est.objective) < 1e-9)
+True
 """
 
 from __future__ import annotations

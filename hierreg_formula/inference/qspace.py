@@ -120,14 +120,20 @@ def _lam_left(
 
 
 def _lam_sandwich(
-    Tmats: list[np.ndarray], slices: list[slice], ks: list[int], M: np.ndarray, trans: bool
+    Tmats: list[np.ndarray],
+    slices: list[slice],
+    ks: list[int],
+    M: np.ndarray,
+    trans: bool,
+    overwrite: bool = False,
 ) -> np.ndarray:
     """``Lambda M Lambda'`` (or ``Lambda' M Lambda``) for a dense ``q x q`` ``M``."""
     if all(k == 1 for k in ks):
         d = np.concatenate(
             [np.full(sl.stop - sl.start, T[0, 0]) for T, sl in zip(Tmats, slices, strict=True)]
         )
-        out = M * d[:, None]
+        out = M if overwrite else M.copy()
+        out *= d[:, None]
         out *= d[None, :]
         return out
     left = _lam_left(Tmats, slices, ks, M, trans)
@@ -169,7 +175,7 @@ class MarginalQuantities:
             format="csr",
         )
         A = _lam_sandwich(
-            self._sorted_T, self._sorted_slices, self._sorted_ks, self.S.toarray(), trans=True
+            self._sorted_T, self._sorted_slices, self._sorted_ks, self.S.toarray(), True, True
         )
         A[np.diag_indices_from(A)] += 1.0
         self.Ainv = self._block_inverse(A, terms)
@@ -219,10 +225,10 @@ class MarginalQuantities:
         inv = [np.linalg.inv(T) for T in self._sorted_T]
         return _lam_left(inv, self._sorted_slices, self._sorted_ks, M, trans)
 
-    def lam_inv_sandwich(self, M: np.ndarray) -> np.ndarray:
+    def lam_inv_sandwich(self, M: np.ndarray, overwrite: bool = False) -> np.ndarray:
         """``Lambda^{-T} M Lambda^{-1}`` (fast path only)."""
         inv = [np.linalg.inv(T) for T in self._sorted_T]
-        return _lam_sandwich(inv, self._sorted_slices, self._sorted_ks, M, trans=True)
+        return _lam_sandwich(inv, self._sorted_slices, self._sorted_ks, M, True, overwrite)
 
     @functools.cached_property
     def LtB(self) -> np.ndarray:
@@ -288,7 +294,7 @@ class MarginalQuantities:
         if self.fast:
             W = -self.Ainv
             W[np.diag_indices_from(W)] += 1.0
-            return self.lam_inv_sandwich(W)
+            return self.lam_inv_sandwich(W, overwrite=True)
         K = _lam_sandwich(self._sorted_T, self._sorted_slices, self._sorted_ks, self.Ainv, False)
         SK = np.asarray(self.S @ K)
         return self.S.toarray() - np.asarray(self.S @ SK.T)
@@ -296,7 +302,9 @@ class MarginalQuantities:
     @functools.cached_property
     def ZPZ(self) -> np.ndarray:
         """``Z'PZ = W - U M^{-1} U'`` (the REML counterpart of ``W``)."""
-        return self.W - (self.U @ self.Minv) @ self.U.T
+        G = self.W.copy()
+        G -= (self.U @ self.Minv) @ self.U.T
+        return G
 
     # ------------------------------------------------- higher powers of V^{-1}
     @functools.cached_property

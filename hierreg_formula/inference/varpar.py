@@ -200,7 +200,7 @@ def _theta_parts(prob: LMMProblem, theta: np.ndarray, reml: bool) -> tuple[float
 
 
 def numeric_hessian(
-    prob: LMMProblem, theta: np.ndarray, sigma: float, reml: bool, rel_step: float = 1e-3
+    prob: LMMProblem, theta: np.ndarray, sigma: float, reml: bool, rel_step: float = 1e-2
 ) -> np.ndarray:
     """Hessian of ``D(theta, sigma)`` by central differences with one Richardson step.
 
@@ -256,7 +256,7 @@ def numeric_hessian(
 
 
 def numeric_jacobian(
-    prob: LMMProblem, theta: np.ndarray, sigma: float, rel_step: float = 1e-3
+    prob: LMMProblem, theta: np.ndarray, sigma: float, rel_step: float = 1e-2
 ) -> np.ndarray:
     """``d cov(beta) / d varpar`` by central differences (one Richardson step) in ``theta``."""
     theta = np.asarray(theta, dtype=float)

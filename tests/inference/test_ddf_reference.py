@@ -72,7 +72,7 @@ def test_satterthwaite_methods_agree_on_sleepstudy():
     """The finite-difference method (for large q) stays within issue 10's df tolerance."""
     ref, blocks, prob, df, theta, sigma = setup("sleep_inference", "reference")
     num = satterthwaite_t(varpar_covariance(prob, theta, sigma, True, method="numeric"))
-    assert rel(num.df, ref["inference"]["satterthwaite"]["df"]) < 1e-5
+    assert rel(num.df, ref["inference"]["satterthwaite"]["df"]) < 1e-6
 
 
 def cake_contrasts(blocks, df):
@@ -125,3 +125,32 @@ def test_type3_anova(ddf, at):
     for col in ("Sum Sq", "Mean Sq", "F value"):
         assert rel(got[col], A[col]) < stat_tol, col
     assert np.max(np.abs(np.array(got["Pr(>F)"]) - A["Pr(>F)"])) < tol["p"]
+
+
+def test_satterthwaite_with_prior_weights():
+    """cbpp ``prop ~ period + (1 | herd)``, ``weights = size``: weights folded into the arrays."""
+    import hierreg_formula as hierreg
+    from hierreg_formula.formula import build_design
+    from hierreg_formula.inference.problem import LMMProblem
+    from hierreg_formula.models.lmm import term_arrays
+
+    ref = load_ref("cbpp_lmm_weights")
+    df = hierreg.load_dataset("cbpp")
+    blocks = build_design("prop ~ period + (1 | herd)", df)
+    w = df.loc[blocks.index, "size"].to_numpy(float)
+    prob = LMMProblem.from_arrays(blocks.X, blocks.y, term_arrays(blocks), weights=w)
+    theta, sigma = np.array(ref["theta"]["values"]), ref["sigma"]
+    vp = varpar_covariance(prob, theta, sigma, reml=True)
+    s = satterthwaite_t(vp)
+    S = ref["inference"]["satterthwaite"]
+    assert rel(s.estimate, S["estimate"]) < 1e-9
+    assert rel(s.std_error, S["std_error"]) < 1e-9
+    assert rel(s.df, S["df"]) < 1e-6
+    assert np.max(np.abs(s.p_value - S["p_value"])) < 1e-9
+    # and from our own (weighted) fit
+    from hierreg_formula.inference.refit import fit_cp
+
+    est = fit_cp(prob, prob.cp, reml=True)
+    s2 = satterthwaite_t(varpar_covariance(prob, est.theta, est.sigma, reml=True))
+    assert rel(s2.df, S["df"]) < 1e-4
+    assert rel(s2.t_value, S["t_value"]) < 1e-6
