@@ -22,7 +22,7 @@ from .contrasts import (
     type3_contrasts,
 )
 from .ftests import anova_frame, anova_tests
-from .kenward_roger import KRAdjustment, kr_adjustment, kr_df, kr_f, kr_t
+from .kenward_roger import KRAdjustment, kr_adjustment, kr_df, kr_f, kr_for_estimate, kr_t
 from .lrt import LRTResult, ModelComparison, compare_models, lrt
 from .names import VarParNames, lme4_term_order, varpar_names
 from .prediction import PredictionResult, fixed_prediction
@@ -38,7 +38,7 @@ from .satterthwaite import (
     satterthwaite_f,
     satterthwaite_t,
 )
-from .varpar import VarParCovariance, varpar_covariance
+from .varpar import VarParCovariance, varpar_covariance, varpar_for_estimate
 
 __all__ = [
     "BootstrapResult",
@@ -68,6 +68,7 @@ __all__ = [
     "kr_adjustment",
     "kr_df",
     "kr_f",
+    "kr_for_estimate",
     "kr_t",
     "lme4_term_order",
     "lrt",
@@ -83,5 +84,6 @@ __all__ = [
     "type1_contrasts",
     "type3_contrasts",
     "varpar_covariance",
+    "varpar_for_estimate",
     "varpar_names",
 ]

@@ -226,3 +226,15 @@ def kr_f(kr: KRAdjustment, L: np.ndarray) -> FTestResult:
     F = scaling * Fu
     ms = Fu * kr.sigma**2
     return FTestResult(ms * q, ms, q, df2, F, float(stats.f.sf(F, q, df2)), scaling)
+
+
+def kr_for_estimate(prob: LMMProblem, est, max_q: int | None = None) -> KRAdjustment:
+    """:func:`kr_adjustment` at a fit's estimates, refitting by REML first if it is ML.
+
+    (pbkrtest does the same: Kenward-Roger is defined for REML estimates.)
+    """
+    if not est.reml:
+        from .refit import fit_cp
+
+        est = fit_cp(prob, prob.cp, reml=True, theta0=est.theta)
+    return kr_adjustment(prob, est.theta, est.sigma, max_q=max_q)

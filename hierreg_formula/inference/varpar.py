@@ -349,3 +349,10 @@ def varpar_covariance(
         method=method,
         messages=msgs,
     )
+
+
+def varpar_for_estimate(
+    prob: LMMProblem, est, method: str = "auto", max_q: int | None = None
+) -> VarParCovariance:
+    """:func:`varpar_covariance` at a fit's estimates and with its criterion (REML or ML)."""
+    return varpar_covariance(prob, est.theta, est.sigma, est.reml, method=method, max_q=max_q)

@@ -154,3 +154,14 @@ def test_satterthwaite_with_prior_weights():
     s2 = satterthwaite_t(varpar_covariance(prob, est.theta, est.sigma, reml=True))
     assert rel(s2.df, S["df"]) < 1e-4
     assert rel(s2.t_value, S["t_value"]) < 1e-6
+
+
+def test_kr_from_an_ml_fit_refits_by_reml():
+    from hierreg_formula.inference.kenward_roger import kr_for_estimate
+
+    ref, blocks, prob, df, *_ = setup("sleep_inference", "reference")
+    ml = fit(prob, reml=False)
+    kr = kr_for_estimate(prob, ml)
+    K = ref["inference"]["kenward_roger"]
+    assert rel(kr.vcov_adj, K["vcov_adj"]["matrix"]) < 2e-5
+    assert rel(kr_t(kr).df, K["df"]) < 1e-6
