@@ -1,6 +1,7 @@
 """Benchmark: small-sample inference for LMMs (``hierreg_formula.inference``).
 
-Cases (``--only NAME`` runs one; ``--quick`` skips ``insteval`` and ``crossed_12k``):
+Cases (``--only NAME`` runs one; ``--quick`` skips ``insteval``, ``synthetic_1m`` and
+``crossed_12k``):
 
 - ``sleepstudy``  ``Reaction ~ Days + (Days | Subject)``: Satterthwaite (analytic and
   numeric variance-parameter Hessian), Kenward-Roger, profile CIs (all 6 parameters),
@@ -9,6 +10,8 @@ Cases (``--only NAME`` runs one; ``--quick`` skips ``insteval`` and ``crossed_12
   the type III ANOVA table with both ddf methods.
 - ``insteval``    ``y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)``, 73,421
   rows, q = 4,128 random effects: Satterthwaite (analytic, numeric) and Kenward-Roger.
+- ``synthetic_1m`` ``y ~ x + (x | g)``, 1,000,000 rows, 10,000 groups (q = 20,000): one
+  random term, so the block-diagonal path (no q x q array, no size limit) is used.
 - ``crossed_12k`` a simulated crossed model with q = 12,000 (100k rows): above the
   default dense limit (q <= 8000), so Kenward-Roger refuses with its cost estimate and
   Satterthwaite switches to finite differences of sparse factorizations.
@@ -183,15 +186,36 @@ def crossed_12k() -> dict:
     return out
 
 
+def synthetic_1m() -> dict:
+    """``y = 1 + 2x + b0[g] + b1[g] x + e``, 10,000 groups (the seed of bench_lmm.py)."""
+    rng = np.random.default_rng(20261123)
+    n, L = 1_000_000, 10_000
+    g = rng.integers(0, L, n)
+    x = rng.normal(size=n)
+    b = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.3], [0.3, 0.5]], size=L)
+    y = 1.0 + 2.0 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=n)
+    X = np.column_stack([np.ones(n), x])
+    prob = LMMProblem.from_arrays(X, y, [TermArrays(g, L, X.copy())])
+    t0 = time.perf_counter()
+    est = fit_cp(prob, prob.cp, reml=True)
+    out: dict = {"n": n, "q": prob.q, "fit_s": time.perf_counter() - t0}
+    out["satterthwaite_analytic"] = timed(lambda: satt(prob, est, "analytic"), 5)
+    out["kenward_roger"] = timed(lambda: kr(prob, est), 5)
+    out["peak_mb_kenward_roger"] = peak_mb(lambda: kr(prob, est))
+    out["df_satterthwaite"] = satt(prob, est, "analytic").df.tolist()
+    out["df_kenward_roger"] = kr(prob, est).df.tolist()
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--only", action="append", help="case name (repeatable)")
     ap.add_argument("--quick", action="store_true", help="skip insteval and crossed_12k")
     ap.add_argument("--out", default=str(RESULTS))
     args = ap.parse_args()
-    cases = args.only or ["sleepstudy", "cake", "insteval", "crossed_12k"]
+    cases = args.only or ["sleepstudy", "cake", "insteval", "synthetic_1m", "crossed_12k"]
     if args.quick:
-        cases = [c for c in cases if c not in ("insteval", "crossed_12k")]
+        cases = [c for c in cases if c not in ("insteval", "synthetic_1m", "crossed_12k")]
     path = Path(args.out)
     results = json.loads(path.read_text()) if path.exists() else {}
     results.setdefault("cases", {})
@@ -205,7 +229,8 @@ def main() -> None:
     with threadpool_limits(1):
         for case in cases:
             t0 = time.perf_counter()
-            res = crossed_12k() if case == "crossed_12k" else bench_model(case, args.quick)
+            special = {"crossed_12k": crossed_12k, "synthetic_1m": synthetic_1m}
+            res = special[case]() if case in special else bench_model(case, args.quick)
             res["case_total_s"] = time.perf_counter() - t0
             results["cases"][case] = res
             print(json.dumps({case: res}, indent=1))

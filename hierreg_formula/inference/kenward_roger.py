@@ -42,8 +42,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .blockdiag import marginal_quantities
 from .problem import LMMProblem
-from .qspace import MAX_DENSE_Q, MarginalQuantities
+from .qspace import MAX_DENSE_Q
 from .satterthwaite import RANK_EPS, FTestResult, TTestResult
 
 
@@ -92,7 +93,7 @@ def kr_adjustment(
     :data:`~.qspace.MAX_DENSE_Q`): the method needs dense ``q x q`` matrices.
     """
     limit = MAX_DENSE_Q if max_q is None else max_q
-    mq = MarginalQuantities(prob, theta, max_q=limit)
+    mq = marginal_quantities(prob, theta, max_q=limit)
     s2 = sigma * sigma
     s4 = s2 * s2
     s6 = s4 * s2

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .blockdiag import BlockDiagonalQuantities, marginal_quantities
 from .problem import LMMProblem
 from .qspace import MAX_DENSE_Q, MarginalQuantities
 
@@ -122,7 +123,7 @@ def theta_second_derivative(rc_i: np.ndarray, rc_j: np.ndarray, k: int) -> np.nd
 
 # ------------------------------------------------------------------ analytic
 def analytic_hessian(
-    mq: MarginalQuantities, sigma: float, reml: bool
+    mq: MarginalQuantities | BlockDiagonalQuantities, sigma: float, reml: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hessian of ``D(theta, sigma)`` and its gradient, both exact (dense q-space)."""
     prob = mq.problem
@@ -159,7 +160,7 @@ def analytic_hessian(
                 H[i, j] += val
                 if i != j:
                     H[j, i] += val
-    H[:nth, :nth] += 2.0 * (Vcols.T @ G_P @ Vcols) / s2
+    H[:nth, :nth] += 2.0 * (Vcols.T @ (G_P @ Vcols)) / s2
     nu = prob.n - prob.p if reml else prob.n
     pw = mq.pwrss
     grad[nth] = -2.0 * pw / (s2 * sigma) + 2.0 * nu / sigma
@@ -167,7 +168,7 @@ def analytic_hessian(
     return 0.5 * (H + H.T), grad
 
 
-def analytic_jacobian(mq: MarginalQuantities, sigma: float) -> np.ndarray:
+def analytic_jacobian(mq: MarginalQuantities | BlockDiagonalQuantities, sigma: float) -> np.ndarray:
     """``d cov(beta) / d varpar`` as ``(ntheta + 1, p, p)`` (exact)."""
     prob = mq.problem
     Minv = mq.Minv
@@ -322,9 +323,9 @@ def varpar_covariance(
     theta = np.asarray(theta, dtype=float)
     limit = MAX_DENSE_Q if max_q is None else max_q
     if method == "auto":
-        method = "analytic" if prob.q <= limit else "numeric"
+        method = "analytic" if prob.q <= limit or len(prob.terms) == 1 else "numeric"
     if method == "analytic":
-        mq = MarginalQuantities(prob, theta, max_q=limit)
+        mq = marginal_quantities(prob, theta, max_q=limit)
         H, _ = analytic_hessian(mq, sigma, reml)
         J = analytic_jacobian(mq, sigma)
         Minv = mq.Minv

@@ -166,3 +166,44 @@ def test_size_limit_error_gives_the_cost():
     prob = random_problem()
     with pytest.raises(DenseSizeError, match="GB of memory"):
         MarginalQuantities(prob, THETAS["interior"], max_q=10)
+
+
+def one_term_problem(seed: int = 4, n: int = 90) -> LMMProblem:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    g = rng.integers(0, 12, n)
+    X = np.column_stack([np.ones(n), x, rng.normal(size=n)])
+    Xz = np.column_stack([np.ones(n), x, x**2])  # a 3-column vector term
+    y = X @ [1.0, 0.5, 0.2] + rng.normal(size=12)[g] + 0.4 * rng.normal(size=12)[g] * x
+    return LMMProblem.from_arrays(X, y + rng.normal(size=n), [TermArrays(g, 12, Xz)])
+
+
+@pytest.mark.parametrize(
+    "theta",
+    [np.array([0.9, 0.3, -0.2, 0.5, 0.1, 0.4]), np.array([0.9, 0.3, -0.2, 0.0, 0.0, 0.4])],
+    ids=["interior", "boundary"],
+)
+def test_block_diagonal_path_matches_dense(theta):
+    from hierreg_formula.inference.blockdiag import BlockDiagonalQuantities
+
+    prob = one_term_problem()
+    bd = BlockDiagonalQuantities(prob, theta)
+    de = MarginalQuantities(prob, theta)
+    np.testing.assert_allclose(bd.W.toarray(), de.W, atol=1e-10)
+    np.testing.assert_allclose(bd.ZPZ.toarray(), de.ZPZ, atol=1e-10)
+    for name in ("U", "M", "beta", "ZPy", "ZV2X", "XV2X", "XV3X"):
+        np.testing.assert_allclose(getattr(bd, name), getattr(de, name), rtol=1e-9, atol=1e-10)
+    np.testing.assert_allclose(bd.pwrss, de.pwrss, rtol=1e-12)
+    np.testing.assert_allclose(bd.trace_V2, de.trace_V2, rtol=1e-12)
+    np.testing.assert_allclose(bd.ZV2Z_diag_sums()[0], de.ZV2Z_diag_sums()[0], atol=1e-10)
+    mats = [[np.eye(3), np.ones((3, 3)), np.diag([1.0, 2.0, 3.0])]]
+    for G, H in ((bd.W, de.W), (bd.ZPZ, de.ZPZ)):
+        np.testing.assert_allclose(bd.pair_traces(G, mats), de.pair_traces(H, mats), rtol=1e-10)
+        np.testing.assert_allclose(bd.diag_block_sums(G)[0], de.diag_block_sums(H)[0], atol=1e-10)
+    for reml in (True, False):
+        np.testing.assert_allclose(
+            analytic_hessian(bd, 1.2, reml)[0], analytic_hessian(de, 1.2, reml)[0], rtol=1e-9
+        )
+    np.testing.assert_allclose(
+        kr_adjustment(prob, theta, 1.2).vcov_adj, kr_bruteforce(prob, theta, 1.2), rtol=1e-9
+    )
