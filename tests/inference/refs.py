@@ -47,3 +47,18 @@ def rel(a, b) -> float:
     a = np.asarray(a, dtype=float)
     b = np.asarray(b, dtype=float)
     return float(np.max(np.abs(a - b) / np.abs(b)))
+
+
+def theta_from_lme4(prob: LMMProblem, theta_ref) -> np.ndarray:
+    """lme4's theta (terms in its order, :func:`lme4_term_order`) in the problem's term order."""
+    from hierreg_formula.inference.names import lme4_term_order
+
+    theta_ref = np.asarray(theta_ref, dtype=float)
+    out = np.empty(prob.ntheta)
+    start = 0
+    for a in lme4_term_order(prob.nlevels):
+        sl = prob.theta_slices[a]
+        m = sl.stop - sl.start
+        out[sl] = theta_ref[start : start + m]
+        start += m
+    return out

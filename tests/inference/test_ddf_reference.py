@@ -1,4 +1,4 @@
-"""Satterthwaite and Kenward-Roger against lmerTest 3.1-3 / pbkrtest 0.5-2 (turn-2 references).
+"""Satterthwaite and Kenward-Roger against lmerTest 3.1-3 / pbkrtest 0.5-2 (turn-2 and turn-3 refs).
 
 Two levels of checks: at lme4's tightly converged estimates (the numerics alone,
 tolerances well below issue 10's), and end to end from our own fit with issue 10's
@@ -13,17 +13,22 @@ import pytest
 from hierreg_formula.inference.contrasts import (
     fixed_terms_from_spec,
     full_dummy_blocks,
+    type1_contrasts,
     type3_contrasts,
 )
 from hierreg_formula.inference.ftests import anova_tests
 from hierreg_formula.inference.kenward_roger import kr_adjustment, kr_t
 from hierreg_formula.inference.satterthwaite import satterthwaite_t
 from hierreg_formula.inference.varpar import varpar_covariance
-from tests.inference.refs import build, fit, load_ref, rel
+from tests.inference.refs import build, fit, load_ref, rel, theta_from_lme4
 
 MODELS = {
     "sleep_inference": ("Reaction ~ Days + (Days | Subject)", "sleepstudy"),
     "cake_type3": ("angle ~ recipe * temp + (1 | recipe:replicate)", "cake"),
+    "cake_type1": ("angle ~ recipe * temp + (1 | recipe:replicate)", "cake"),
+    "sleep_intercept_inference": ("Reaction ~ Days + (1 | Subject)", "sleepstudy"),
+    "penicillin_inference": ("diameter ~ 1 + (1 | plate) + (1 | sample)", "Penicillin"),
+    "pastes_inference": ("strength ~ 1 + (1 | batch/cask)", "Pastes"),
 }
 
 
@@ -32,7 +37,7 @@ def setup(name: str, at: str):
     formula, data = MODELS[name]
     blocks, prob, df = build(formula, data)
     if at == "reference":
-        theta, sigma = np.array(ref["theta"]["values"]), ref["sigma"]
+        theta, sigma = theta_from_lme4(prob, ref["theta"]["values"]), ref["sigma"]
     else:
         est = fit(prob)
         theta, sigma = est.theta, est.sigma
@@ -40,7 +45,8 @@ def setup(name: str, at: str):
 
 
 TOL = {  # (df, t/F, p) at lme4's estimates / from our own fit
-    "reference": dict(satt_df=1e-7, kr_df=1e-10, stat=1e-9, p=1e-9),
+    # lmerTest's df come from numDeriv's Hessian: ~1e-7 relative (17.0000017 where 17 is exact)
+    "reference": dict(satt_df=1e-6, kr_df=1e-10, stat=1e-9, p=1e-9),
     "own_fit": dict(satt_df=1e-4, kr_df=1e-4, stat=1e-6, p=1e-6),
 }
 
@@ -92,13 +98,43 @@ def test_type3_contrasts_match_lmertest():
         np.testing.assert_allclose(L[term], np.array(r["L"]), atol=5e-8)
 
 
+ANOVAS = [
+    ("cake_type3", 3),
+    ("cake_type1", 1),
+    ("cake_type1", 3),
+    ("sleep_intercept_inference", 3),
+    ("sleep_intercept_inference", 1),
+]
+
+
+def model_contrasts(blocks, df, kind: int):
+    terms, intercept = fixed_terms_from_spec(blocks.spec.fixed_spec, blocks.x_names)
+    if kind == 1:
+        return type1_contrasts(blocks.X, terms)
+    return type3_contrasts(
+        blocks.X, terms, full_dummy_blocks(terms, df.loc[blocks.index]), intercept
+    )
+
+
+@pytest.mark.parametrize("name,kind", ANOVAS)
+def test_contrasts_match_lmertest(name, kind):
+    ref, blocks, prob, df, *_ = setup(name, "reference")
+    L = model_contrasts(blocks, df, kind)
+    refL = ref["inference"][f"type{kind}_contrasts"]
+    assert list(L) == list(refL)
+    for term, r in refL.items():
+        # turn-2 files print lmerTest's L to 7 digits (1/3 as 0.3333333)
+        np.testing.assert_allclose(L[term], np.array(r["L"]), atol=5e-8)
+
+
 @pytest.mark.parametrize("at", list(TOL))
 @pytest.mark.parametrize("ddf", ["satterthwaite", "kenward-roger"])
-def test_type3_anova(ddf, at):
-    ref, blocks, prob, df, theta, sigma = setup("cake_type3", at)
+@pytest.mark.parametrize("name,kind", ANOVAS)
+def test_anova_tables(name, kind, ddf, at):
+    ref, blocks, prob, df, theta, sigma = setup(name, at)
     tol = TOL[at]
-    L = cake_contrasts(blocks, df)
-    key = "anova_type3_satterthwaite" if ddf == "satterthwaite" else "anova_type3_kenward_roger"
+    L = model_contrasts(blocks, df, kind)
+    key = f"anova_type{kind}_" + ("satterthwaite" if ddf == "satterthwaite" else "kenward_roger")
     A = ref["inference"][key]
     if ddf == "satterthwaite":
         res = anova_tests(L, ddf, varpar=varpar_covariance(prob, theta, sigma, True))
@@ -107,20 +143,18 @@ def test_type3_anova(ddf, at):
         res = anova_tests(L, ddf, kr=kr_adjustment(prob, theta, sigma))
         df_tol = tol["kr_df"]
     assert list(res) == A["rows"]
-    got = {
-        c: [getattr(res[r], a) for r in A["rows"]]
-        for c, a in [
-            ("Sum Sq", "sum_sq"),
-            ("Mean Sq", "mean_sq"),
-            ("NumDF", "num_df"),
-            ("DenDF", "den_df"),
-            ("F value", "f_value"),
-            ("Pr(>F)", "p_value"),
-        ]
-    }
+    cols = [
+        ("Sum Sq", "sum_sq"),
+        ("Mean Sq", "mean_sq"),
+        ("NumDF", "num_df"),
+        ("DenDF", "den_df"),
+        ("F value", "f_value"),
+        ("Pr(>F)", "p_value"),
+    ]
+    got = {c: [getattr(res[r], a) for r in A["rows"]] for c, a in cols}
     assert got["NumDF"] == A["NumDF"]
     assert rel(got["DenDF"], A["DenDF"]) < df_tol
-    # 1e-8: lmerTest's contrast for temp holds 0.3333333 rather than 1/3
+    # 1e-8: the turn-2 contrast for temp holds 0.3333333 rather than 1/3
     stat_tol = max(tol["stat"], 1e-8)
     for col in ("Sum Sq", "Mean Sq", "F value"):
         assert rel(got[col], A[col]) < stat_tol, col
