@@ -232,6 +232,7 @@ def main() -> None:
             special = {"crossed_12k": crossed_12k, "synthetic_1m": synthetic_1m}
             res = special[case]() if case in special else bench_model(case, args.quick)
             res["case_total_s"] = time.perf_counter() - t0
+            res["loadavg_1m"] = os.getloadavg()[0]
             results["cases"][case] = res
             print(json.dumps({case: res}, indent=1))
     path.parent.mkdir(parents=True, exist_ok=True)

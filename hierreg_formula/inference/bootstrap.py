@@ -234,6 +234,16 @@ def parametric_bootstrap(
                 bar.update(sl.stop - sl.start)
     else:
         pool_cls = ThreadPoolExecutor if backend == "threads" else ProcessPoolExecutor
+        if pool_cls is ProcessPoolExecutor and statistic is not None:
+            import pickle
+
+            try:
+                pickle.dumps(statistic)
+            except Exception as err:  # e.g. a lambda
+                raise ValueError(
+                    "the statistic cannot be sent to worker processes (not picklable: "
+                    f"{err}); use a module-level function or backend='threads'"
+                ) from err
         kwargs = {}
         if pool_cls is ProcessPoolExecutor:
             import multiprocessing as mp
@@ -260,5 +270,8 @@ def _progress_bar(total: int):
     try:
         from tqdm.auto import tqdm
     except ImportError:  # optional dependency
+        import warnings
+
+        warnings.warn("progress=True needs tqdm (pip install tqdm)", RuntimeWarning, stacklevel=3)
         return None
     return tqdm(total=total, desc="bootstrap")

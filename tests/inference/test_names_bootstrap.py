@@ -83,3 +83,18 @@ def test_bootstrap_intervals():
     for kind in ("basic", "norm"):
         lo2, hi2 = boot.confint(0.95, kind)
         assert np.all(lo2 < hi2)
+
+
+def test_bootstrap_custom_statistic_and_worker_checks():
+    import pytest
+
+    _, prob, _ = build("Reaction ~ Days + (1 | Subject)", "sleepstudy")
+    est = fit(prob)
+    boot = parametric_bootstrap(prob, est, nsim=4, seed=2, statistic=lambda e: e.beta[1:])
+    assert boot.replicates.shape == (4, 1)
+    thr = parametric_bootstrap(
+        prob, est, nsim=4, seed=2, statistic=lambda e: e.beta[1:], n_jobs=2, backend="threads"
+    )
+    np.testing.assert_array_equal(boot.replicates, thr.replicates)
+    with pytest.raises(ValueError, match="picklable"):
+        parametric_bootstrap(prob, est, nsim=4, seed=2, statistic=lambda e: e.beta, n_jobs=2)
