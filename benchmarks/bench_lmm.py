@@ -216,7 +216,7 @@ def hierreg_parts(name: str, df: pd.DataFrame, repeats: int) -> dict:
     """Median times of hierreg's formula layer (``build_design``) and numeric core alone."""
     from hierreg_formula.core import fit_lmm
     from hierreg_formula.formula import build_design
-    from hierreg_formula.models.lmm import term_arrays
+    from hierreg_formula.models.prepare import prepare
 
     formula = MODELS[name]["formula"]
     t_design, t_core = [], []
@@ -224,7 +224,8 @@ def hierreg_parts(name: str, df: pd.DataFrame, repeats: int) -> dict:
         t0 = time.perf_counter()
         blocks = build_design(formula, df)
         t1 = time.perf_counter()
-        fit_lmm(blocks.X, blocks.y, term_arrays(blocks), reml=True)
+        pm = prepare(blocks)
+        fit_lmm(pm.X, pm.y, pm.terms, reml=True)
         t2 = time.perf_counter()
         t_design.append(t1 - t0)
         t_core.append(t2 - t1)

@@ -106,3 +106,17 @@ class DesignBlocks:
     @property
     def nobs(self) -> int:
         return self.X.shape[0]
+
+
+def group_blocks(blocks: DesignBlocks) -> dict[str, list[int]]:
+    """Grouping factor name -> indices of its random blocks (``||`` gives several).
+
+    >>> blk = RandomBlock("g", np.array([0, 1]), pd.Index(["a", "b"]), np.ones((2, 1)), ["x"])
+    >>> d = DesignBlocks(None, "", np.ones((2, 1)), ["Intercept"], [blk, blk], pd.RangeIndex(2))
+    >>> group_blocks(d)
+    {'g': [0, 1]}
+    """
+    out: dict[str, list[int]] = {}
+    for i, blk in enumerate(blocks.random):
+        out.setdefault(blk.group, []).append(i)
+    return out

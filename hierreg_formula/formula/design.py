@@ -22,8 +22,8 @@ Example
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -170,6 +170,12 @@ class DesignSpec:
     random: list[RandomSpec]
     response_vars: tuple[str, ...]
     predictor_vars: tuple[str, ...]
+
+    def reordered(self, order: Sequence[int]) -> DesignSpec:
+        """The same recipe with the random blocks (and the parsed random terms) in ``order``:
+        ``new.random[i]`` is ``self.random[order[i]]``."""
+        parsed = replace(self.parsed, random=tuple(self.parsed.random[i] for i in order))
+        return replace(self, parsed=parsed, random=[self.random[i] for i in order])
 
     def rebuild(
         self, data: pd.DataFrame | Mapping[str, Any], response: bool = False

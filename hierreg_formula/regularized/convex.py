@@ -30,7 +30,6 @@ from ..core import TermArrays
 from ..core.structure import z_matrix
 from ..exceptions import ConvergenceWarning, EstimationError
 from .penalty import group_weights
-from .squared import core_terms
 
 #: Clarabel settings for an accurate optimum (its defaults stop at gaps of 1e-8)
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -73,7 +72,7 @@ def solve_cvxpy(
         solver_opts = dict(CLARABEL_TIGHT) if solver.upper() == "CLARABEL" else {}
 
     n, p = X.shape
-    Z = sp.hstack([z_matrix(t) for t in core_terms(terms)], format="csr")
+    Z = sp.hstack([z_matrix(t) for t in terms], format="csr")
     d = np.concatenate(
         [
             np.repeat(wt, t.k)

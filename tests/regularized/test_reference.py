@@ -57,7 +57,7 @@ def test_formula_fit_matches_hierreg_reference(ref, data, alpha, loss):
     ],
 )
 def test_sklearn_estimator_matches_hierreg_reference(ref, data, alpha, kwargs, loss):
-    from hierreg_formula.regularized.sklearn import HierarchicalRegression
+    from hierreg_formula.estimators import HierarchicalRegression
 
     r = ref[KEYS[loss].format(alpha)]
     est = HierarchicalRegression(l2_reg=alpha, **kwargs)

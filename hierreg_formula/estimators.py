@@ -48,10 +48,12 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from ..formula.blocks import DesignBlocks, RandomBlock
-from ..formula.grouping import Grouping
-from .fit import fit_regularized_blocks
-from .response import binary_response
+from .formula.blocks import DesignBlocks, RandomBlock
+from .formula.grouping import Grouping
+from .regularized.fit import fit_regularized_blocks
+from .regularized.response import binary_response
+
+__all__ = ["FormulaHierarchicalRegression", "HierarchicalClassifier", "HierarchicalRegression"]
 
 SOLVER_INTERFACES = {"cvxpy": "norm", "casadi": "squared"}
 
@@ -328,7 +330,8 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
         coef = np.zeros(len(x_names))
         coef[[x_names.index(c) for c in kept]] = res._beta
         self.coef_ = coef
-        self.v_ = [np.asarray(b) for b in res._b]
+        effects = res.random_effects  # keyed by grouping (the fit may reorder them)
+        self.v_ = [effects[g.name].to_numpy() for g in self._groupings]
         self._x_names = x_names
         self.alpha_ = res.alpha
         self.cv_results_ = res.cv_results_
@@ -543,7 +546,7 @@ class FormulaHierarchicalRegression(RegressorMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> FormulaHierarchicalRegression:
         """Fit the formula on the DataFrame ``X`` (which holds the response)."""
-        from ..api import fit as _fit
+        from .api import fit as _fit
 
         kw: dict[str, Any] = {}
         if self.method == "regularized":
