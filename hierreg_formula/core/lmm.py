@@ -32,6 +32,7 @@ import nlopt
 import numpy as np
 from scipy.optimize import minimize
 
+from ..exceptions import EstimationError
 from .conditioning import condition
 from .gradient import scalar_gradient, single_term_gradient
 from .pls import PLSFactor, factorize
@@ -42,6 +43,9 @@ LOG2PI = float(np.log(2.0 * np.pi))
 
 #: a diagonal element of a relative covariance factor below this is "on the boundary"
 SINGULAR_TOL = 1e-4
+
+#: a residual SD below this fraction of the response's (centred) RMS is an exact fit
+EXACT_FIT_TOL = 1e-7
 
 
 def profiled_deviance(f: PLSFactor, reml: bool) -> float:
@@ -306,6 +310,13 @@ class LMMProblem:
         self.cond = condition(X, y, self.terms, self.weights)
         self.X, self.y, self.cterms = self.cond.apply(X, y, self.terms)
         self.cp = cross_products(self.X, self.y, self.cterms, weights=self.weights)
+        if self.cp.p:
+            _, rss = ols_solution(self.cp)  # conditioned: y has unit RMS
+            if rss <= 1e-20 * self.cp.XYXY[-1, -1]:
+                raise EstimationError(
+                    "the fixed effects reproduce the response exactly: there is no residual "
+                    "variance to estimate"
+                )
         self.tmap = ThetaMap([t.k for t in self.terms])
         self.fun = DevianceFunction(self.cp, self.tmap, reml)
         n, p = self.cp.n, self.cp.p
@@ -391,6 +402,12 @@ class LMMProblem:
                 "exactly, so there is no residual variance to estimate"
             )
         sigma2_s = f.pwrss / (n - p if self.reml else n)
+        if sigma2_s < EXACT_FIT_TOL**2:  # conditioned: y - c has unit RMS
+            raise EstimationError(
+                f"the model reproduces the response almost exactly (residual SD "
+                f"{np.sqrt(sigma2_s):.1e} times the response's): there is no residual variance "
+                "to estimate (is the response a function of the grouping factors?)"
+            )
         cov_s = sigma2_s * np.linalg.inv(f.fixed_precision())
         factors_s = self.tmap.factors(theta_s)
         factors = [cond.factor_from_conditioned(i, T) for i, T in enumerate(factors_s)]

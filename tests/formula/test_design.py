@@ -136,19 +136,16 @@ def test_spec_pickles(df):
     np.testing.assert_array_equal(spec.rebuild(df).X, b.X)
 
 
-def test_million_rows_builds_quickly():
-    import time
-
+def test_million_rows_build():
+    """A million rows and 10,000 groups build (speed is measured in benchmarks/, not here)."""
     rng = np.random.default_rng(0)
     n = 1_000_000
     big = pd.DataFrame(
         {"y": rng.normal(size=n), "x": rng.normal(size=n), "g": rng.integers(0, 10_000, n)}
     )
-    t0 = time.perf_counter()
     b = build_design("y ~ x + (x | g)", big)
-    elapsed = time.perf_counter() - t0
     assert b.random[0].nlevels == 10_000
-    assert elapsed < 5  # ~0.05 s measured; generous for loaded CI machines
+    assert b.random[0].codes.max() == 9_999 and b.X.shape == (n, 2)
 
 
 def ones(df):
