@@ -20,6 +20,7 @@ from .exceptions import (
     HierregWarning,
     MissingDataWarning,
     RankDeficiencyWarning,
+    ResponseWarning,
     SingularFitWarning,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "HierregWarning",
     "MissingDataWarning",
     "RankDeficiencyWarning",
+    "ResponseWarning",
     "SingularFitWarning",
     "__version__",
     "fit",

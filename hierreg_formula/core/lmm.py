@@ -312,7 +312,7 @@ class LMMProblem:
         self.cp = cross_products(self.X, self.y, self.cterms, weights=self.weights)
         if self.cp.p:
             _, rss = ols_solution(self.cp)  # conditioned: y has unit RMS
-            if rss <= 1e-20 * self.cp.XYXY[-1, -1]:
+            if rss <= 1e-13 * self.cp.XYXY[-1, -1]:  # R^2 within rounding of 1
                 raise EstimationError(
                     "the fixed effects reproduce the response exactly: there is no residual "
                     "variance to estimate"

@@ -10,7 +10,6 @@ Example
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -18,7 +17,13 @@ import numpy as np
 import pandas as pd
 
 from ..core.lmm import LMMProblem
-from ..exceptions import ConvergenceWarning, EstimationError, SingularFitWarning
+from ..exceptions import (
+    ConvergenceWarning,
+    EstimationError,
+    ResponseWarning,
+    SingularFitWarning,
+    warn,
+)
 from ..formula import build_design
 from ..formula.blocks import DesignBlocks
 from ..results.lmm import LMMResults
@@ -29,9 +34,21 @@ from .prepare import PreparedModel, check_mixed_model, prepare
 CORE_OPTIONS = ("theta0", "xtol", "ftol", "maxeval", "gradient")
 
 
+def _warn_binary_response(pm: PreparedModel) -> None:
+    y = pm.y
+    if y is not None and len(y) and np.isin(y, (0.0, 1.0)).all():
+        warn(
+            f"the response {pm.blocks.y_name!r} takes only the values 0 and 1: a linear mixed "
+            "model of it is a linear probability model (Gaussian errors); for a logistic mixed "
+            "model use family='binomial'",
+            ResponseWarning,
+        )
+
+
 def fit_prepared(pm: PreparedModel, reml: bool = True, **core_kwargs: Any):
     """The core's estimate for a prepared model (checks, optimisation, warnings)."""
     check_mixed_model(pm)
+    _warn_binary_response(pm)
     with blas_threads_limited():
         try:
             prob = LMMProblem(pm.X, pm.y, pm.terms, reml=reml, weights=pm.weights, offset=pm.offset)
@@ -39,18 +56,16 @@ def fit_prepared(pm: PreparedModel, reml: bool = True, **core_kwargs: Any):
         except np.linalg.LinAlgError as err:
             raise EstimationError(f"the model cannot be estimated from these data: {err}") from err
     if not est.converged:
-        warnings.warn(
+        warn(
             f"the optimiser did not converge ({est.message}); estimates may be inaccurate",
             ConvergenceWarning,
-            stacklevel=4,
         )
     if est.is_singular:
         names = ", ".join(pm.blocks.random[i].label for i in est.singular_terms)
-        warnings.warn(
+        warn(
             f"boundary (singular) fit: a variance component of {names} is estimated as (near) "
             "zero, or a correlation as +-1; simplify the random-effects structure",
             SingularFitWarning,
-            stacklevel=4,
         )
     return est
 
@@ -65,7 +80,7 @@ def fit_lmm_blocks(
     **core_kwargs: Any,
 ) -> LMMResults:
     """Fit a linear mixed model on already-built design blocks."""
-    pm = prepare(blocks, weights=weights, offset=offset, stacklevel=3)
+    pm = prepare(blocks, weights=weights, offset=offset)
     est = fit_prepared(pm, reml=reml, **core_kwargs)
     return LMMResults(
         formula=formula,

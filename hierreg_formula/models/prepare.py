@@ -29,14 +29,13 @@ Example
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 
 from ..core.structure import TermArrays
-from ..exceptions import DataError, EstimationError, RankDeficiencyWarning
+from ..exceptions import DataError, EstimationError, RankDeficiencyWarning, warn
 from ..formula.blocks import DesignBlocks
 
 #: relative tolerance on the diagonal of R in the QR rank check (lme4's rankMatrix default)
@@ -180,7 +179,6 @@ def prepare(
     weights: np.ndarray | None = None,
     offset: np.ndarray | None = None,
     drop_dependent: bool = True,
-    stacklevel: int = 2,
 ) -> PreparedModel:
     """Turn design blocks into what the numeric core needs (see the module docstring).
 
@@ -192,8 +190,6 @@ def prepare(
         Prior weights (positive) and offset, one value per row.
     drop_dependent:
         Drop linearly dependent fixed-effects columns (with a warning).
-    stacklevel:
-        Passed to the rank-deficiency warning.
     """
     order = lme4_term_order([blk.nlevels for blk in blocks.random])
     if order != list(range(len(order))):
@@ -206,11 +202,10 @@ def prepare(
         if len(keep) < blocks.X.shape[1]:
             kept = set(keep.tolist())
             dropped = [nm for i, nm in enumerate(blocks.x_names) if i not in kept]
-            warnings.warn(
+            warn(
                 f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} "
                 f"column(s) {', '.join(repr(d) for d in dropped)}",
                 RankDeficiencyWarning,
-                stacklevel=stacklevel + 1,
             )
             # the random terms keep their columns (lme4 reduces only the fixed part)
             blocks = replace(

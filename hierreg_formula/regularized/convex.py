@@ -20,7 +20,6 @@ Example
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -28,7 +27,7 @@ import scipy.sparse as sp
 
 from ..core import TermArrays
 from ..core.structure import z_matrix
-from ..exceptions import ConvergenceWarning, EstimationError
+from ..exceptions import ConvergenceWarning, EstimationError, warn
 from .penalty import group_weights
 
 #: Clarabel settings for an accurate optimum (its defaults stop at gaps of 1e-8)
@@ -106,9 +105,7 @@ def solve_cvxpy(
     if w.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
         raise EstimationError(f"cvxpy could not solve the problem (status {prob.status})")
     if prob.status == "optimal_inaccurate":
-        warnings.warn(
-            f"cvxpy ({solver}) stopped at an inaccurate optimum", ConvergenceWarning, stacklevel=3
-        )
+        warn(f"cvxpy ({solver}) stopped at an inaccurate optimum", ConvergenceWarning)
     vv = np.asarray(v.value)
     offs = np.concatenate([[0], np.cumsum([t.q for t in terms])])
     v_terms = [vv[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(terms)]

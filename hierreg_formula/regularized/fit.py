@@ -41,7 +41,6 @@ True
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,7 +49,7 @@ import pandas as pd
 
 from ..core.lmm import LMMProblem
 from ..core.theta import ThetaMap
-from ..exceptions import ConvergenceWarning, DataError, EstimationError, HierregError
+from ..exceptions import ConvergenceWarning, DataError, EstimationError, HierregError, warn
 from ..formula import build_design, parse_formula
 from ..formula.blocks import DesignBlocks
 from ..models.prepare import check_mixed_model, prepare
@@ -124,7 +123,7 @@ def fit_regularized_blocks(
         raise EstimationError("the formula has no response")
     if family == "binomial" and not np.isin(blocks.y, (0.0, 1.0)).all():
         raise DataError("family='binomial' needs a two-label response (coded 0/1 here)")
-    pm = prepare(blocks, stacklevel=3)
+    pm = prepare(blocks)
     with blas_threads_limited():
         return _fit_prepared(
             formula,
@@ -232,11 +231,10 @@ def _fit_prepared(
             X, y, terms, alpha, main_l2, weight_by_nobs, groups
         )
         if not converged:
-            warnings.warn(
+            warn(
                 "penalized IRLS did not converge in 100 iterations (separable data with a "
                 "small alpha?)",
                 ConvergenceWarning,
-                stacklevel=4,
             )
     else:
         w, v, objective = solve_squared(
