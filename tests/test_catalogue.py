@@ -315,6 +315,22 @@ for _sy, _sx, _shift in [(1e200, 1, 0), (1e-200, 1, 0), (1, 1e200, 0), (1, 1e-20
     )(lambda a=_sy, b=_sx, c=_shift: _scaled(a, b, c))
 
 
+def _far_slope():
+    """(x + 1e6 | g) is (x | g) reparametrised: the same optimum, fitted values and slope SD."""
+    df = hierreg.load_dataset("sleepstudy")
+    f = "Reaction ~ Days + (Days | Subject)"
+    a = hierreg.fit(f, df)
+    b = hierreg.fit(f, df.assign(Days=df.Days + 1e6))
+    assert b.objective == pytest.approx(a.objective, rel=1e-9)
+    np.testing.assert_allclose(b.fittedvalues, a.fittedvalues, rtol=1e-6)
+    sd = lambda r: r.varcorr().query("var1 == 'Days' and var2.isna()")["sd"].iloc[0]  # noqa: E731
+    assert sd(b) == pytest.approx(sd(a), rel=1e-5)
+    return b
+
+
+case("a random-slope covariate far from zero (x + 1e6)", Works(lambda r: r.converged))(_far_slope)
+
+
 # ------------------------------------------------------------ formulas
 @case("a malformed formula", Raises(hierreg.FormulaError, "malformed formula"))
 def _():

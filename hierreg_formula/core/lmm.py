@@ -33,7 +33,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..exceptions import EstimationError
-from .conditioning import condition
+from .conditioning import Conditioning, condition
 from .gradient import scalar_gradient, single_term_gradient
 from .pls import PLSFactor, factorize
 from .structure import CrossProducts, TermArrays, cross_products
@@ -136,9 +136,21 @@ def ols_solution(cp: CrossProducts) -> tuple[np.ndarray, float]:
     return beta, float(max(cp.XYXY[p, p] - z @ z, 0.0))
 
 
-def moment_start(
-    cp: CrossProducts, X: np.ndarray, y: np.ndarray, terms: Sequence[TermArrays], tmap: ThetaMap
-) -> np.ndarray:
+def _term_moments(cp: CrossProducts, beta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per term, ``(L, k)`` arrays of ``sum x^2`` and ``sum x r`` per level and column,
+    with ``r`` the OLS residual: the diagonals of the cross-products, no row pass."""
+    a = np.append(-beta, 1.0)  # r = [X y] a
+    out = [(np.diagonal(cp.D1, axis1=1, axis2=2), cp.P1 @ a)]
+    if cp.C is not None:
+        sxx_r, sxr_r = np.diag(cp.R), cp.RXY @ a
+        off = cp.rest_offsets
+        for j, t in enumerate(cp.terms[1:]):
+            sl = slice(off[j], off[j + 1])
+            out.append((sxx_r[sl].reshape(t.nlevels, t.k), sxr_r[sl].reshape(t.nlevels, t.k)))
+    return out
+
+
+def moment_start(cp: CrossProducts, tmap: ThetaMap) -> np.ndarray:
     """Starting ``theta`` from a one-way method-of-moments estimate per term column.
 
     For each column ``j`` of each term, the per-level simple regression of the
@@ -146,22 +158,22 @@ def moment_start(
     sampling noise, relative to the within-level residual variance, gives the
     diagonal of ``T``.  Off-diagonals start at 0.  Crossed terms inflate each
     other's spread, but the start only has to be better than lme4's identity:
-    on InstEval it halves the number of deviance evaluations.
+    on InstEval it halves the number of deviance evaluations.  Everything comes
+    from the cross-products (the within-level residual sum of squares is
+    ``r'r - sum_l sxr_l^2 / sxx_l``), so a fit from sufficient statistics starts
+    the same way.
     """
-    beta, _ = ols_solution(cp)
-    r = y - X @ beta
+    beta, rss = ols_solution(cp)
     factors = tmap.factors(tmap.initial())
-    for T, t in zip(factors, terms, strict=True):
-        for j in range(t.k):
-            x = t.Xz[:, j]
-            sxx = np.bincount(t.codes, weights=x * x, minlength=t.nlevels)
+    for T, (sxx_all, sxr_all) in zip(factors, _term_moments(cp, beta), strict=True):
+        for j in range(T.shape[0]):
+            sxx, sxr = sxx_all[:, j], sxr_all[:, j]
             ok = sxx > 1e-12 * max(sxx.max(), 1e-300)
             if ok.sum() < 2:
                 continue
-            sxr = np.bincount(t.codes, weights=x * r, minlength=t.nlevels)
             c = np.where(ok, sxr / np.where(ok, sxx, 1.0), 0.0)
-            within = r - c[t.codes] * x
-            s2 = float(within @ within) / max(len(r) - ok.sum(), 1)
+            within = rss - float(np.sum(c[ok] * sxr[ok]))
+            s2 = within / max(cp.n - ok.sum(), 1)
             if s2 <= 0:
                 continue
             vb = c[ok].var() - s2 * np.mean(1.0 / sxx[ok])
@@ -304,26 +316,45 @@ class LMMProblem:
         y = np.asarray(y, dtype=float)
         if offset is not None:
             y = y - np.asarray(offset, dtype=float)
+        w = None if weights is None else np.asarray(weights, dtype=float)
+        cond = condition(X, y, terms, w)
+        Xs, ys, cterms = cond.apply(X, y, terms)
+        cp = cross_products(Xs, ys, cterms, weights=w)
+        self._setup(cp, cond, reml, 0.0 if w is None else float(np.sum(np.log(w))))
+
+    @classmethod
+    def from_cross_products(
+        cls,
+        cp: CrossProducts,
+        cond: Conditioning,
+        reml: bool = True,
+        sum_log_weights: float = 0.0,
+    ) -> LMMProblem:
+        """The problem from cross-products of the conditioned arrays (e.g. reduced from
+        chunks of rows), with the conditioning that produced them."""
+        prob = cls.__new__(cls)
+        prob._setup(cp, cond, reml, sum_log_weights)
+        return prob
+
+    def _setup(
+        self, cp: CrossProducts, cond: Conditioning, reml: bool, sum_log_weights: float
+    ) -> None:
         self.reml = reml
-        self.terms = list(terms)
-        self.weights = None if weights is None else np.asarray(weights, dtype=float)
-        self.cond = condition(X, y, self.terms, self.weights)
-        self.X, self.y, self.cterms = self.cond.apply(X, y, self.terms)
-        self.cp = cross_products(self.X, self.y, self.cterms, weights=self.weights)
-        if self.cp.p:
-            _, rss = ols_solution(self.cp)  # conditioned: y has unit RMS
-            if rss <= 1e-13 * self.cp.XYXY[-1, -1]:  # R^2 within rounding of 1
+        self.cond = cond
+        self.cp = cp
+        if cp.p:
+            _, rss = ols_solution(cp)  # conditioned: y has unit RMS
+            if rss <= 1e-13 * cp.XYXY[-1, -1]:  # R^2 within rounding of 1
                 raise EstimationError(
                     "the fixed effects reproduce the response exactly: there is no residual "
                     "variance to estimate"
                 )
-        self.tmap = ThetaMap([t.k for t in self.terms])
-        self.fun = DevianceFunction(self.cp, self.tmap, reml)
-        n, p = self.cp.n, self.cp.p
-        self._logw = 0.0 if self.weights is None else float(np.sum(np.log(self.weights)))
-        logs2 = 2.0 * np.log(self.cond.y_scale)
-        self._shift_ml = n * logs2 - self._logw
-        self._shift_reml = (n - p) * logs2 + self.cond.logdet_x - self._logw
+        self.tmap = ThetaMap([t.k for t in cp.terms])
+        self.fun = DevianceFunction(cp, self.tmap, reml)
+        n, p = cp.n, cp.p
+        logs2 = 2.0 * np.log(cond.y_scale)
+        self._shift_ml = n * logs2 - sum_log_weights
+        self._shift_reml = (n - p) * logs2 + cond.logdet_x - sum_log_weights
 
     # ------------------------------------------------------------ theta maps
     def to_conditioned(self, theta: np.ndarray) -> np.ndarray:
@@ -354,7 +385,7 @@ class LMMProblem:
     # ------------------------------------------------------------------ fit
     def start(self) -> np.ndarray:
         """The conditioned starting value (method of moments)."""
-        return moment_start(self.cp, self.X, self.y, self.cterms, self.tmap)
+        return moment_start(self.cp, self.tmap)
 
     def fit(
         self,
