@@ -7,8 +7,8 @@ Example
 >>> round(res.reml_criterion, 4), round(res.deviance, 4)
 (1743.6283, 1751.9859)
 >>> row = res.varcorr().iloc[0]
->>> row["group"], row["var1"], round(float(row["sd"]), 4)
-('Subject', 'Intercept', 24.7405)
+>>> row["group"], row["var1"], round(float(row["sd"]), 3)
+('Subject', 'Intercept', 24.74)
 """
 
 from __future__ import annotations
