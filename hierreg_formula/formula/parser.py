@@ -53,7 +53,7 @@ from formulaic.parser.types import Factor, Operator, OrderedSet, Term, Token
 from formulaic.parser.utils import insert_tokens_after, merge_operator_tokens, replace_tokens
 
 from ..exceptions import FormulaError
-from .specials import call_arguments, is_call
+from .specials import call_arguments, uses_call
 from .variables import expression_names
 
 _BARS = ("|", "||")
@@ -400,7 +400,8 @@ def _is_random(term: Term) -> bool:
 
 
 def _has_call(term: Term, name: str) -> bool:
-    return any(is_call(f, name) for f in term.factors)
+    """Whether a term calls ``name`` anywhere (``offset`` / ``cbind``)."""
+    return any(uses_call(f, name) for f in term.factors)
 
 
 def _groupings(node: RandomTermNode) -> list[Term]:
@@ -551,7 +552,12 @@ def _fixed_and_offsets(terms: list[Term], formula: str) -> tuple[str, tuple[str,
                 f"an offset cannot be part of an interaction ({_term_to_str(t)}) in {formula!r}"
             )
         args = call_arguments(t.factors[0], "offset")
-        if args is None or len(args) != 1:
+        if args is None:
+            raise FormulaError(
+                f"offset() must be a term of its own, not inside {t.factors[0].expr!r}; write "
+                f"offset(np.log(e)) rather than np.log(offset(e)), in {formula!r}"
+            )
+        if len(args) != 1:
             raise FormulaError(f"offset() takes one expression, got {t.factors[0].expr!r}")
         offsets.append(args[0])
     return _terms_to_str(OrderedSet(kept)), tuple(offsets)

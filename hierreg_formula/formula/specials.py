@@ -86,13 +86,23 @@ def call_arguments(factor: Factor, name: str) -> list[str] | None:
     return out
 
 
-def is_call(factor: Factor, name: str) -> bool:
-    """Whether ``factor`` is a call ``name(...)`` (whatever its arguments).
+def _parse(expr: str) -> ast.expr | None:
+    try:
+        return ast.parse(_BACKTICKED.sub("_", expr), mode="eval").body
+    except SyntaxError:
+        return None
 
-    >>> is_call(Factor("offset(x, y)", eval_method="python"), "offset")
+
+def uses_call(factor: Factor, name: str) -> bool:
+    """Whether ``factor`` calls ``name(...)`` anywhere (``np.log(offset(x))`` too).
+
+    >>> uses_call(Factor("np.log(cbind(s, f))", eval_method="python"), "cbind")
     True
     """
-    try:
-        return call_arguments(factor, name) is not None
-    except FormulaError:
-        return True
+    if factor.eval_method is not Factor.EvalMethod.PYTHON:
+        return False
+    tree = _parse(factor.expr)
+    return tree is not None and any(
+        isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == name
+        for n in ast.walk(tree)
+    )
