@@ -1,32 +1,20 @@
-"""lme4 random-effects syntax as an extension of formulaic's parser.
+"""lme4-style formulas -> response, fixed part, random terms, offsets.
 
-Formulaic's default parser uses ``|`` to split a formula into parts and rejects
-it inside parentheses.  :class:`LmeFormulaParser` keeps formulaic's tokenizer,
-AST builder and every other operator, and changes these things:
+:func:`parse_formula` reads a formula with the formulaic extension of
+:mod:`.syntax` and splits the right-hand side into the fixed part and the random
+terms, expanding ``(a || g)`` into one term per column and a grouping ``a/b``
+into ``a`` and ``a:b`` (formulaic's own ``/`` operator does this; a grouping
+``a + b`` likewise gives one term per grouping, ``(x | a) + (x | b)``, and
+``a*b`` gives ``a``, ``b`` and ``a:b``, as lme4 >= 1.1-36 does through the
+reformulas package).  The pieces are formulaic source that parses to the same
+factors.  ``offset(expr)`` terms leave the fixed part for
+:attr:`ParsedFormula.offsets`, and a binomial response ``cbind(successes,
+failures)`` is split into :attr:`ParsedFormula.binomial` (:mod:`.specials`).
 
-- ``|`` and ``||`` inside parentheses are operators of low precedence whose
-  result is a :class:`RandomTermNode` (a formulaic ``Term`` carrying the terms of
-  both sides), so ``x + (1 + x | g)`` is an ordinary sum of terms;
-- ``|`` outside parentheses raises a :class:`~hierreg_formula.FormulaError`;
-- the implicit intercept is inserted after ``~`` and at the start of every
-  parenthesised random term (``(x | g)`` means ``(1 + x | g)``), and no longer
-  after every ``|``;
-- ``.`` (all other columns) raises a FormulaError (it needs the data);
-- ``-`` (and so ``0`` or ``-1``) on the grouping side of a random term raises a
-  FormulaError instead of silently removing terms (``(1 | g - h)``).
-
-:func:`parse_formula` then splits the right-hand side into the fixed part and
-the random terms, expanding ``(a || g)`` into one term per column and a grouping
-``a/b`` into ``a`` and ``a:b`` (formulaic's own ``/`` operator does this; a
-grouping ``a + b`` likewise gives one term per grouping, ``(x | a) + (x | b)``,
-and ``a*b`` gives ``a``, ``b`` and ``a:b``, as lme4 >= 1.1-36 does through the
-reformulas package).
-The pieces are rendered back to formulaic source that parses to the same factors
-(names needing it in backticks, Python code in braces).  ``offset(expr)`` terms
-leave the fixed part for :attr:`ParsedFormula.offsets`, and a binomial response
-``cbind(successes, failures)`` is split into :attr:`ParsedFormula.binomial`
-(:mod:`.specials`).  A random term that repeats another one's column on the same
-grouping factor, or uses the response, is a FormulaError.
+A random term that repeats another one's column on the same grouping factor
+(``(1 | g) + (1 | g)``, ``(x || g) + (1 | g)``; ``a:b`` is ``b:a``), or that uses
+the response, is a FormulaError; terms with disjoint columns on one factor stay
+legal (``(1 | g) + (0 + x | g)`` is ``(x || g)``).
 
 Example
 -------
@@ -40,258 +28,28 @@ Example
 from __future__ import annotations
 
 import functools
-import itertools
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from formulaic.errors import FormulaicError, FormulaParsingError, FormulaSyntaxError
-from formulaic.parser import DefaultFormulaParser, DefaultOperatorResolver
-from formulaic.parser.algos.sanitize_tokens import sanitize_tokens
-from formulaic.parser.algos.tokenize import tokenize
-from formulaic.parser.types import Factor, Operator, OrderedSet, Term, Token
-from formulaic.parser.utils import insert_tokens_after, merge_operator_tokens, replace_tokens
+from formulaic.parser.types import Factor, OrderedSet, Term
 
 from ..exceptions import FormulaError
 from .specials import call_arguments, uses_call
+from .syntax import (
+    GROUPING_FORMS,
+    LmeFormulaParser,
+    RandomTermNode,
+    has_intercept,
+    is_random,
+    term_to_str,
+    terms_to_str,
+)
 from .variables import expression_names
 
-_BARS = ("|", "||")
+__all__ = ["LmeFormulaParser", "ParsedFormula", "RandomTerm", "parse_formula"]
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-GROUPING_FORMS = (
-    "a grouping factor is a column `g`, an interaction `a:b`, a nesting `a/b` (= `a + a:b`), "
-    "or a sum of these (`a + b`, `a*b` = `a + b + a:b`)"
-)
-
-
-class _RandomFactor(Factor):
-    """The single factor of a :class:`RandomTermNode` (only a label, never evaluated).
-
-    Its ``expr`` is the label plus a serial number, so that no two random terms
-    are equal: formulaic's term sets would merge a repeated ``(1 | g) + (1 | g)``
-    (or reject it as a rescaled term) before :func:`parse_formula` can report it.
-    """
-
-    __slots__ = ()
-
-    @property
-    def label(self) -> str:
-        return self.expr.rsplit(_SERIAL, 1)[0]
-
-    def __repr__(self) -> str:
-        return self.label
-
-
-_SERIAL = "\x00#"
-_serials = itertools.count()
-
-
-class RandomTermNode(Term):
-    """A parenthesised random term ``(lhs | rhs)`` inside formulaic's term algebra."""
-
-    def __init__(self, lhs: OrderedSet[Term], rhs: OrderedSet[Term], correlated: bool):
-        self.lhs = lhs
-        self.rhs = rhs
-        self.correlated = correlated
-        bar = "|" if correlated else "||"
-        label = f"({_terms_to_str(lhs)} {bar} {' + '.join(map(_term_to_str, rhs))})"
-        expr = f"{label}{_SERIAL}{next(_serials)}"
-        super().__init__([_RandomFactor(expr, eval_method="lookup")])
-
-    @property
-    def label(self) -> str:
-        return self.factors[0].label
-
-    def __mul__(self, other: Any) -> Term:
-        raise FormulaError(
-            f"a random-effects term {self.label} cannot be multiplied or "
-            "interacted with other terms"
-        )
-
-    __rmul__ = __mul__
-
-
-def _innermost_context(context: list[Any]) -> Any:
-    for item in reversed(context):
-        if not isinstance(item, Operator):
-            return item
-    return None
-
-
-def _inside_parentheses(context: list[Any]) -> bool:
-    ctx = _innermost_context(context)
-    return ctx is not None and ctx == "("
-
-
-def _grouping_side(context: list[Any]) -> bool:
-    """Whether an operator is on the right of a ``|`` (a bar stays stacked until its ``)``)."""
-    return any(isinstance(c, Operator) and c.symbol in _BARS for c in context)
-
-
-def _top_level_bar(lhs: OrderedSet[Term], rhs: OrderedSet[Term]) -> OrderedSet[Term]:
-    raise FormulaError(
-        "`|` at the top level of a formula: random-effects terms must be enclosed in "
-        "parentheses, e.g. 'y ~ x + (x | g)'"
-    )
-
-
-def _no_dot(context: Any = None) -> OrderedSet[Term]:
-    raise FormulaError(
-        "the `.` shorthand (all other columns) is not supported; name the columns explicitly"
-    )
-
-
-def _grouping_minus(*sides: OrderedSet[Term]) -> OrderedSet[Term]:
-    shown = " - ".join(" + ".join(map(_term_to_str, s)) for s in sides)
-    raise FormulaError(
-        f"`-` on the grouping side of a random term (`{'-' if len(sides) == 1 else ''}{shown}`;"
-        f" `0` is `-1`) would silently drop grouping terms; {GROUPING_FORMS}"
-    )
-
-
-class LmeOperatorResolver(DefaultOperatorResolver):
-    """formulaic's operators, with lme4's ``|`` and ``||`` for random terms."""
-
-    @property
-    def operators(self) -> list[Operator]:
-        # the grouping-side `-` first: among operators of equal precedence and arity
-        # formulaic tries them in list order
-        ops = [
-            Operator(
-                "-",
-                arity=arity,
-                precedence=100,
-                associativity="left" if arity == 2 else "right",
-                fixity="infix" if arity == 2 else "prefix",
-                to_terms=_grouping_minus,
-                accepts_context=_grouping_side,
-            )
-            for arity in (2, 1)
-        ]
-        ops += [op for op in super().operators if op.symbol not in ("|", ".")]
-        ops.append(Operator(".", arity=0, precedence=1000, fixity="postfix", to_terms=_no_dot))
-        for symbol, correlated in (("|", True), ("||", False)):
-            random_term = lambda lhs, rhs, c=correlated: OrderedSet(  # noqa: E731
-                [RandomTermNode(lhs, rhs, c)]
-            )
-            # inside parentheses: a random term; at the top level: an explicit error
-            for to_terms, inside in ((random_term, True), (_top_level_bar, False)):
-                ops.append(
-                    Operator(
-                        symbol,
-                        arity=2,
-                        precedence=-50,
-                        associativity=None,
-                        to_terms=to_terms,
-                        accepts_context=lambda ctx, want=inside: _inside_parentheses(ctx) == want,
-                    )
-                )
-        return ops
-
-
-def _check_sides(tokens: list[Token]) -> None:
-    """A FormulaError for nothing right of ``~`` (``"y ~ "``): R rejects it too."""
-    depth = 0
-    for i, tok in enumerate(tokens):
-        if tok.kind is Token.Kind.CONTEXT:
-            depth += 1 if tok.token in ("(", "[") else -1
-        elif depth == 0 and tok.kind is Token.Kind.OPERATOR and "~" in tok.token:
-            if i == len(tokens) - 1 and tok.token.endswith("~"):
-                raise FormulaError("nothing right of '~': write '~ 1' for an intercept only")
-            return
-
-
-@dataclass
-class LmeFormulaParser(DefaultFormulaParser):
-    """formulaic's default parser with lme4's random-effects terms.
-
-    Examples
-    --------
-    >>> terms = LmeFormulaParser().get_terms("y ~ x + (x || g)")
-    >>> [str(t) for t in terms.rhs]
-    ['1', 'x', '(1 + x || g)']
-    """
-
-    operator_resolver: LmeOperatorResolver = field(default_factory=LmeOperatorResolver)
-
-    def get_tokens_from_formula(self, formula: str, *, context: Any) -> list[Token]:
-        one = Token("1", kind=Token.Kind.VALUE)
-        plus = Token("+", kind=Token.Kind.OPERATOR)
-        minus = Token("-", kind=Token.Kind.OPERATOR)
-        tokens = list(sanitize_tokens(tokenize(formula)))
-        _check_sides(tokens)
-        tokens = list(replace_tokens(tokens, "0", [minus, one], kind=Token.Kind.VALUE))
-        if any(t.kind is Token.Kind.OPERATOR and "~" in t.token for t in tokens):
-            # unanchored like formulaic's own: `~` may be merged with a following
-            # operator into one token, as in "y ~ -1 + x"
-            tokens = list(
-                insert_tokens_after(
-                    tokens,
-                    "~",
-                    [one],
-                    kind=Token.Kind.OPERATOR,
-                    join_operator="+",
-                    no_join_for_operators={"+", "-"},
-                )
-            )
-        elif tokens:
-            tokens = [one, plus, *tokens]
-        # an intercept at the start of every parenthesis that holds a `|` or `||`
-        opens: list[int] = []
-        random_opens: set[int] = set()
-        for i, tok in enumerate(tokens):
-            if tok.kind is Token.Kind.CONTEXT and tok.token == "(":
-                opens.append(i)
-            elif tok.kind is Token.Kind.CONTEXT and tok.token in (")", "]"):
-                if opens:
-                    opens.pop()
-            elif tok.kind is Token.Kind.OPERATOR and tok.token in _BARS and opens:
-                random_opens.add(opens[-1])
-        out: list[Token] = []
-        for i, tok in enumerate(tokens):
-            out.append(tok)
-            if i in random_opens:
-                out.extend(
-                    [Token("1", kind=Token.Kind.VALUE), Token("+", kind=Token.Kind.OPERATOR)]
-                )
-        return list(merge_operator_tokens(out, symbols={"+", "-"}))
-
-
-def _has_intercept(terms: OrderedSet[Term]) -> bool:
-    return any(str(t) == "1" for t in terms)
-
-
-def _factor_to_str(factor: Factor) -> str:
-    """Formula source for one factor that formulaic parses back to the same factor.
-
-    A name that is not a single formulaic name token is put in backticks
-    (the column ``a b`` becomes ```a b```), a Python expression that is not a
-    single Python token in braces (``{x + 1}``).
-    """
-    if isinstance(factor, _RandomFactor):
-        return factor.label
-    if factor.eval_method is Factor.EvalMethod.LITERAL:
-        return factor.expr
-    lookup = factor.eval_method is Factor.EvalMethod.LOOKUP
-    kind = Token.Kind.NAME if lookup else Token.Kind.PYTHON
-    try:
-        toks = list(tokenize(factor.expr))
-    except FormulaSyntaxError:
-        toks = []
-    if len(toks) == 1 and toks[0].kind is kind and toks[0].token == factor.expr:
-        return factor.expr
-    return f"`{factor.expr}`" if lookup else f"{{{factor.expr}}}"
-
-
-def _term_to_str(term: Term) -> str:
-    return ":".join(_factor_to_str(f) for f in term.factors)
-
-
-def _terms_to_str(terms: OrderedSet[Term]) -> str:
-    """A formulaic right-hand side for a term set (``"0"`` when it is empty)."""
-    body = [_term_to_str(t) for t in terms if str(t) != "1"]
-    head = "1" if _has_intercept(terms) else "0"
-    return " + ".join([head, *body])
 
 
 @dataclass(frozen=True)
@@ -392,13 +150,6 @@ class ParsedFormula:
         return [self.response] if self.response else []
 
 
-def _is_random(term: Term) -> bool:
-    """Whether a term is, or contains (after ``:`` with it), a random term."""
-    return isinstance(term, RandomTermNode) or any(
-        isinstance(f, _RandomFactor) for f in term.factors
-    )
-
-
 def _has_call(term: Term, name: str) -> bool:
     """Whether a term calls ``name`` anywhere (``offset`` / ``cbind``)."""
     return any(uses_call(f, name) for f in term.factors)
@@ -428,7 +179,7 @@ def _groupings(node: RandomTermNode) -> list[Term]:
 
 def _expand(node: RandomTermNode) -> list[tuple[RandomTerm, list[tuple[frozenset[str], str]]]]:
     """The expanded terms of a random term, each with its column keys and names."""
-    if any(_is_random(t) for t in (*node.lhs, *node.rhs)):
+    if any(is_random(t) for t in (*node.lhs, *node.rhs)):
         raise FormulaError(f"random terms cannot be nested: {node.label}")
     if not node.lhs:
         raise FormulaError(f"random term {node.label} has no columns")
@@ -452,7 +203,7 @@ def _expand(node: RandomTermNode) -> list[tuple[RandomTerm, list[tuple[frozenset
         factors = tuple(f.expr for f in g.factors)
         name = ":".join(factors)
         if node.correlated:
-            term = RandomTerm(_terms_to_str(node.lhs), name, factors, _has_intercept(node.lhs))
+            term = RandomTerm(terms_to_str(node.lhs), name, factors, has_intercept(node.lhs))
             out.append((term, columns))
         else:  # lme4's ||: one term per column
             for t, col in zip(node.lhs, columns, strict=True):
@@ -460,7 +211,7 @@ def _expand(node: RandomTermNode) -> list[tuple[RandomTerm, list[tuple[frozenset
                     out.append((RandomTerm("1", name, factors, True, False), [col]))
             for t, col in zip(node.lhs, columns, strict=True):
                 if str(t) != "1":
-                    expr = f"0 + {_term_to_str(t)}"
+                    expr = f"0 + {term_to_str(t)}"
                     out.append((RandomTerm(expr, name, factors, False, False), [col]))
     return out
 
@@ -511,11 +262,11 @@ def _random_terms(nodes: list[RandomTermNode], response: list[str], formula: str
 
 def _response(lhs_terms: OrderedSet[Term], formula: str):
     """The response expression and, for ``cbind(s, f)``, its two count expressions."""
-    if any(_is_random(t) for t in lhs_terms):
+    if any(is_random(t) for t in lhs_terms):
         raise FormulaError(f"random terms belong on the right of '~' in {formula!r}")
     if any(_has_call(t, "offset") for t in lhs_terms):
         raise FormulaError(f"offset() belongs on the right of '~' in {formula!r}")
-    response = " + ".join(_term_to_str(t) for t in lhs_terms) or None
+    response = " + ".join(term_to_str(t) for t in lhs_terms) or None
     binomial = None
     if any(_has_call(t, "cbind") for t in lhs_terms):
         terms = list(lhs_terms)
@@ -549,7 +300,7 @@ def _fixed_and_offsets(terms: list[Term], formula: str) -> tuple[str, tuple[str,
             continue
         if len(t.factors) > 1:
             raise FormulaError(
-                f"an offset cannot be part of an interaction ({_term_to_str(t)}) in {formula!r}"
+                f"an offset cannot be part of an interaction ({term_to_str(t)}) in {formula!r}"
             )
         args = call_arguments(t.factors[0], "offset")
         if args is None:
@@ -560,7 +311,7 @@ def _fixed_and_offsets(terms: list[Term], formula: str) -> tuple[str, tuple[str,
         if len(args) != 1:
             raise FormulaError(f"offset() takes one expression, got {t.factors[0].expr!r}")
         offsets.append(args[0])
-    return _terms_to_str(OrderedSet(kept)), tuple(offsets)
+    return terms_to_str(OrderedSet(kept)), tuple(offsets)
 
 
 def parse_formula(formula: str) -> ParsedFormula:
@@ -612,7 +363,7 @@ def _parse_formula(formula: str) -> ParsedFormula:
         raise FormulaError(f"unsupported formula structure in {formula!r}")
     response, binomial = _response(lhs_terms, formula) if lhs_terms is not None else (None, None)
     fixed_terms = [t for t in rhs_terms if not isinstance(t, RandomTermNode)]
-    if any(_is_random(t) for t in fixed_terms):
+    if any(is_random(t) for t in fixed_terms):
         raise FormulaError(f"a random term is used inside an interaction in {formula!r}")
     fixed, offsets = _fixed_and_offsets(fixed_terms, formula)
     nodes = [t for t in rhs_terms if isinstance(t, RandomTermNode)]
