@@ -44,12 +44,16 @@ def check_unique(df: pd.DataFrame, used: Iterable[str], formula: str) -> None:
         )
 
 
-def check_not_all_missing(df: pd.DataFrame, used: list[str]) -> None:
-    """A DataError naming the used columns that hold only missing values."""
-    empty = [c for c in used if df[c].isna().all()]
+def check_not_all_missing(counts: dict[str, int], nrows: int) -> None:
+    """A DataError naming the used columns that hold only missing values.
+
+    ``counts`` is the number of missing values per column (columns without any
+    may be left out).
+    """
+    empty = [c for c, k in counts.items() if k == nrows]
     if empty:
         raise DataError(
-            f"column(s) {', '.join(map(repr, empty))} have only missing values ({len(df)} rows)"
+            f"column(s) {', '.join(map(repr, empty))} have only missing values ({nrows} rows)"
         )
 
 

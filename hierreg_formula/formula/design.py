@@ -286,8 +286,8 @@ def build_design(
     predictor = tuple(dict.fromkeys(c for c in df.columns if c in predictor_set))
     used = list(dict.fromkeys(c for c in df.columns if c in predictor_set or c in response_vars))
     check_unique(df, used, formula)
-    check_not_all_missing(df, used)
     bad, nan_counts = _nan_columns(df, used)
+    check_not_all_missing(nan_counts, n_all)
     n_bad = int(bad.sum())
     if n_bad:
         counts = ", ".join(f"{c!r}: {k}" for c, k in nan_counts.items())
