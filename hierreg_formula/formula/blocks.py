@@ -102,6 +102,9 @@ class DesignBlocks:
         response (the prior weights of the proportions ``y``), ``None`` for any
         other response or when ``y`` is not built.  Rows with ``0`` trials are
         kept, as R does: they carry weight 0.
+    extra:
+        Other used columns (``build_design(..., extra=[...])``, e.g. prior
+        weights), as floats on the used rows.
     """
 
     y: np.ndarray | None
@@ -115,6 +118,7 @@ class DesignBlocks:
     spec: Any = None
     offset: np.ndarray | None = None
     trials: np.ndarray | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:

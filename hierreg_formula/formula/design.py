@@ -214,6 +214,16 @@ def _check_columns(df: pd.DataFrame, needed: list[str], formula: str) -> None:
         )
 
 
+def _numeric_column(values: pd.Series, name: str) -> np.ndarray:
+    """A used non-formula column (weights, offset) as finite floats."""
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        raise DataError(f"the column {name!r} must be numeric, got dtype {values.dtype}")
+    out = values.to_numpy(dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise DataError(f"the column {name!r} has non-finite values (inf)")
+    return out
+
+
 def _single_level(grouping: Grouping, n: int) -> None:
     if grouping.levels.size < 2:
         level = grouping.levels.tolist()[0] if grouping.levels.size else None
@@ -229,6 +239,7 @@ def build_design(
     data: pd.DataFrame | Mapping[str, Any],
     missing: str = "drop",
     require_response: bool = True,
+    extra: Sequence[str] = (),
 ) -> DesignBlocks:
     """Parse ``formula`` and materialize its design blocks on ``data``.
 
@@ -246,6 +257,10 @@ def build_design(
         raise :class:`DataError`.
     require_response:
         Raise :class:`FormulaError` when the formula has no response.
+    extra:
+        Other numeric columns the model uses (e.g. prior weights named by
+        ``weights="w"``): rows missing them are dropped with the others, and their
+        values on the used rows are returned in ``blocks.extra``.
 
     Returns
     -------
@@ -290,7 +305,12 @@ def build_design(
     rhs = [parsed.fixed, *(t.expr for t in parsed.random), *_offset_rhs(parsed)]
     predictor_set = {*required_columns(rhs, df.columns, formula), *parsed.grouping_columns}
     predictor = tuple(dict.fromkeys(c for c in df.columns if c in predictor_set))
-    used = list(dict.fromkeys(c for c in df.columns if c in predictor_set or c in response_vars))
+    _check_columns(df, list(extra), formula)
+    used = list(
+        dict.fromkeys(
+            c for c in df.columns if c in predictor_set or c in response_vars or c in set(extra)
+        )
+    )
     check_unique(df, used, formula)
     bad, nan_counts = _nan_columns(df, used)
     check_not_all_missing(nan_counts, n_all)
@@ -311,6 +331,7 @@ def build_design(
     y, trials = _outcome(parsed, df) if parsed.response else (None, None)
     X, x_names, fixed_spec = materialize(parsed.fixed, df)
     offset, offset_specs = offset_values(parsed.offsets, df)
+    extras = {c: _numeric_column(df[c], c) for c in extra}
     blocks, rspecs = [], []
     # a random term with the fixed part's columns (e.g. y ~ x + (x | g)) reuses them
     cache: dict[str, tuple[np.ndarray, list[str], Any]] = {parsed.fixed: (X, x_names, fixed_spec)}
@@ -339,4 +360,5 @@ def build_design(
         spec=spec,
         offset=offset,
         trials=trials,
+        extra=extras,
     )

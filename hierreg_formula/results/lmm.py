@@ -56,6 +56,7 @@ class LMMResults(MixedResultsBase):
         data: Any = None,
         offset: np.ndarray | None = None,
         weights: np.ndarray | None = None,
+        offset_argument: bool = False,
     ) -> None:
         self._est = estimate
         self._weights = weights
@@ -68,6 +69,7 @@ class LMMResults(MixedResultsBase):
             dropped_columns=dropped_columns,
             data=data,
             offset=offset,
+            offset_argument=offset_argument,
         )
 
     # --------------------------------------------------------------- estimates
