@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import hierreg_formula as hierreg
-from tests.conftest import load_lme4_turn2
+from tests.conftest import CSV, load_lme4_turn2, load_lme4_turn3
 
 F = "prop ~ period + (1 | herd)"
 
@@ -102,3 +102,26 @@ def test_a_cbind_response_needs_family_binomial():
     d = hierreg.load_dataset("cbpp")
     with pytest.raises(hierreg.EstimationError, match="family='binomial'"):
         hierreg.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d)
+
+
+def _check(res, ref, rtol=1e-7):
+    assert res.objective == pytest.approx(ref["criteria"]["objective"], rel=1e-9)
+    np.testing.assert_allclose(res.params, ref["fixef"]["estimate"], rtol=1e-8)
+    np.testing.assert_allclose(res.bse, ref["fixef"]["std_error"], rtol=1e-6)
+    np.testing.assert_allclose(res.theta, ref["theta"]["values"], rtol=1e-5, atol=1e-7)
+    assert res.sigma == pytest.approx(ref["sigma"], rel=1e-6)
+    assert res.llf == pytest.approx(ref["criteria"]["logLik"], rel=1e-9)
+    assert res.aic == pytest.approx(ref["criteria"]["AIC"], rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["reml", "ml"])
+def test_weighted_sleepstudy_matches_lme4(method):
+    df = pd.read_csv(CSV / "sleep_weights.csv", dtype={"Subject": str})
+    res = hierreg.fit("Reaction ~ Days + (Days | Subject)", df, method=method, weights="w")
+    _check(res, load_lme4_turn3(f"sleep_weights_{method}"))
+
+
+def test_formula_offset_matches_lme4():
+    df = hierreg.load_dataset("sleepstudy")
+    res = hierreg.fit("Reaction ~ Days + (1 | Subject) + offset(2 * Days)", df)
+    _check(res, load_lme4_turn3("sleep_offset_reml"))
