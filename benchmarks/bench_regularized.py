@@ -82,7 +82,7 @@ def simulate(n: int, G: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 def fit_once(tool: str, X: np.ndarray, y: np.ndarray, g: np.ndarray) -> float | None:
     """One complete fit from the raw data; returns the minimised objective."""
     if tool in ("ours_squared", "ours_cv", "ours_norm"):
-        from hierreg_formula.regularized.sklearn import HierarchicalRegression
+        from hierreg_formula.estimators import HierarchicalRegression
 
         l2 = "cv" if tool == "ours_cv" else ALPHA
         loss = "norm" if tool == "ours_norm" else "squared"

@@ -9,7 +9,7 @@
 
 from __future__ import annotations
 
-from .api import fit
+from .api import compare_mixedlm, compare_pooling, fit
 from .datasets import list_datasets, load_dataset
 from .exceptions import (
     ConvergenceWarning,
@@ -20,17 +20,16 @@ from .exceptions import (
     HierregWarning,
     MissingDataWarning,
     RankDeficiencyWarning,
+    ResponseWarning,
     SingularFitWarning,
 )
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "HierarchicalRegression": "hierreg_formula.regularized.sklearn",
-    "HierarchicalClassifier": "hierreg_formula.regularized.sklearn",
-    "FormulaHierarchicalRegression": "hierreg_formula.regularized.sklearn",
-    "compare_mixedlm": "hierreg_formula.compare.mixedlm",
-    "compare_pooling": "hierreg_formula.compare.pooling",
+    "HierarchicalRegression": "hierreg_formula.estimators",
+    "HierarchicalClassifier": "hierreg_formula.estimators",
+    "FormulaHierarchicalRegression": "hierreg_formula.estimators",
 }
 
 
@@ -57,6 +56,7 @@ __all__ = [
     "HierregWarning",
     "MissingDataWarning",
     "RankDeficiencyWarning",
+    "ResponseWarning",
     "SingularFitWarning",
     "__version__",
     "fit",

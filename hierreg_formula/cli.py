@@ -33,7 +33,36 @@ def _read_data(spec: str) -> pd.DataFrame:
             f"--data {spec!r} is neither a built-in dataset ({', '.join(_DATASETS)}) "
             "nor an existing CSV file"
         )
-    return pd.read_csv(path)
+    if path.is_dir():
+        raise HierregError(f"--data {spec!r} is a directory, not a CSV file")
+    try:
+        df = pd.read_csv(path)
+    except pd.errors.EmptyDataError as err:
+        raise HierregError(f"--data {spec!r} is empty (no header, no rows)") from err
+    except (pd.errors.ParserError, UnicodeDecodeError, OSError) as err:
+        raise HierregError(f"cannot read {spec!r} as a CSV file: {err}") from err
+    if df.empty:
+        raise HierregError(f"--data {spec!r} has a header but no rows")
+    return df
+
+
+def _alpha(value: str | None, method: str) -> dict[str, object]:
+    """The regularized mode's penalty from ``--alpha`` (an error with any other method)."""
+    if method != "regularized":
+        if value is not None:
+            raise HierregError(
+                f"--alpha is the penalty of --method regularized; it has no meaning for "
+                f"--method {method} (drop it, or add --method regularized)"
+            )
+        return {}
+    alpha = value or "cv"
+    if alpha in ("cv", "reml"):
+        return {"alpha": alpha}
+    try:
+        num = float(alpha)
+    except ValueError:
+        raise HierregError(f"--alpha must be a number > 0, 'cv' or 'reml', got {alpha!r}") from None
+    return {"alpha": num}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -61,11 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             print(list_datasets().to_string())
         return 0
     try:
+        kwargs = _alpha(args.alpha, args.method)
         data = _read_data(args.data)
-        kwargs = {}
-        if args.method == "regularized":
-            alpha = args.alpha or "cv"
-            kwargs["alpha"] = alpha if alpha in ("cv", "reml") else float(alpha)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             res = fit(args.formula, data, method=args.method, missing=args.missing, **kwargs)

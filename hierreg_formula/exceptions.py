@@ -16,6 +16,22 @@ FormulaError
 
 from __future__ import annotations
 
+import os
+import sys
+import warnings
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message: str, category: type[Warning]) -> None:
+    """``warnings.warn`` attributed to the first caller outside this package."""
+    level = 2  # stacklevel 1 is this function, 2 its caller
+    frame = sys._getframe(1)
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
+
 
 class HierregError(ValueError):
     """Base class for every bad-input error of this package."""
@@ -51,3 +67,7 @@ class RankDeficiencyWarning(HierregWarning):
 
 class ConvergenceWarning(HierregWarning):
     """The optimiser stopped without meeting its convergence criteria."""
+
+
+class ResponseWarning(HierregWarning):
+    """The response looks like it needs another model (e.g. 0/1 values in a Gaussian fit)."""

@@ -1,5 +1,9 @@
 """Plots of fitted models (matplotlib, the optional ``plot`` extra).
 
+A leaf of the package: it imports nothing of it but the exceptions, and draws
+from tables and the public results API (``random_effects``,
+``random_effects_sd``, ``model_blocks``, ``fittedvalues``); what needs computing
+(the pooling table behind the shrinkage figure) is computed by the caller.
 matplotlib is imported inside the functions, so this module imports without it.
 
 Example
@@ -22,9 +26,8 @@ from typing import Any
 import numpy as np
 
 from .exceptions import HierregError
-from .results.base import group_blocks
 
-__all__ = ["plot_fit", "plot_random_effects", "plot_shrinkage"]
+__all__ = ["draw_shrinkage", "plot_fit", "plot_random_effects", "plot_shrinkage"]
 
 #: levels drawn by :func:`plot_fit` when ``levels`` is not given
 MAX_FIT_LEVELS = 12
@@ -51,7 +54,7 @@ def _axes(ax: Any = None, figsize: tuple[float, float] = (6.0, 4.0)):
 
 
 def _group(res: Any, group: str | None) -> str:
-    names = list(group_blocks(res.model_blocks))
+    names = list(res.group_names)
     if group is None:
         return names[0]
     if group not in names:
@@ -143,26 +146,9 @@ def plot_random_effects(
 def plot_shrinkage(res: Any, group: str | None = None, column: str | None = None, ax: Any = None):
     """No-pooling -> partial-pooling arrows per level, against the level's size.
 
-    Uses :func:`hierreg_formula.compare.pooling.pooling_table`: grey points are
-    the levels' own (no-pooling) estimates, arrows lead to the mixed model's
-    (partial-pooling) estimates, the dashed line is the complete-pooling
-    value; levels without a no-pooling estimate show the partial-pooling point
-    only.
-
-    Parameters
-    ----------
-    res:
-        A REML/ML fit.
-    group:
-        Grouping factor (default: the first).
-    column:
-        Random-effects column (default: the first, usually ``Intercept``).
-    ax:
-        Axes to draw on (default: a new figure).
-
-    Returns
-    -------
-    matplotlib.axes.Axes
+    The same as ``res.plot_shrinkage(...)``: the pooling table is computed by
+    :func:`hierreg_formula.compare.pooling.pooling_table` and drawn by
+    :func:`draw_shrinkage`.
 
     Examples
     --------
@@ -175,9 +161,76 @@ def plot_shrinkage(res: Any, group: str | None = None, column: str | None = None
     'log'
     >>> import matplotlib.pyplot as plt; plt.close("all")
     """
-    from .compare.pooling import pooling_table
+    return res.plot_shrinkage(group=group, column=column, ax=ax)
 
-    return pooling_table(res).plot(group=_group(res, group), column=column, ax=ax)
+
+def draw_shrinkage(table: Any, group: str, column: str, ax: Any = None):
+    """Draw the shrinkage figure of one column from a pooling table.
+
+    ``table`` has one row per level: ``n`` (rows of the level) and the columns
+    ``no_pooling:<column>``, ``partial_pooling:<column>``,
+    ``complete_pooling:<column>`` (and optionally ``regularized:<column>``).  Each
+    level is drawn at its number of rows (slightly jittered; log scale when the
+    sizes span a factor of 4 or more): its no-pooling estimate (grey), an arrow to
+    its partial-pooling estimate (blue), the regularized estimate when present
+    (green crosses), and the complete-pooling value as a dashed red line.  Levels
+    without a no-pooling estimate show only the partial-pooling point.
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"n": [2, 8], "no_pooling:a": [1.0, 3.0],
+    ...                   "partial_pooling:a": [1.5, 2.9], "complete_pooling:a": [2.0, 2.0]})
+    >>> ax = draw_shrinkage(t, "g", "a")
+    >>> ax.get_ylabel(), ax.get_xscale()
+    ('a', 'log')
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+    ax = _axes(ax)
+    n = table["n"].to_numpy(dtype=float)
+    jitter = np.random.default_rng(0).uniform(-1.0, 1.0, len(n))
+    log_x = n.max() >= 4 * max(n.min(), 1.0)  # sizes spread: log scale
+    x = n * np.exp(0.08 * jitter) if log_x else n + 0.3 * jitter
+    nop = table[f"no_pooling:{column}"].to_numpy(dtype=float)
+    par = table[f"partial_pooling:{column}"].to_numpy(dtype=float)
+    ok = np.isfinite(nop)
+    ax.scatter(x[ok], nop[ok], s=14, color="tab:gray", label="no pooling", zorder=2)
+    ax.scatter(x, par, s=14, color="tab:blue", label="partial pooling", zorder=3)
+    for xi, a, b in zip(x[ok], nop[ok], par[ok], strict=True):
+        ax.annotate(
+            "",
+            xy=(xi, b),
+            xytext=(xi, a),
+            arrowprops={"arrowstyle": "->", "color": "tab:blue", "alpha": 0.5, "lw": 0.8},
+        )
+    if f"regularized:{column}" in table.columns:
+        reg = table[f"regularized:{column}"].to_numpy(dtype=float)
+        ax.scatter(x, reg, s=18, marker="x", color="tab:green", label="regularized", zorder=4)
+    ax.axhline(
+        table[f"complete_pooling:{column}"].iloc[0],
+        color="tab:red",
+        ls="--",
+        label="complete pooling",
+    )
+    if log_x:
+        from matplotlib.ticker import NullFormatter, StrMethodFormatter
+
+        ax.set_xscale("log")
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_xticks(np.unique(n))
+    ax.set_xlabel(f"rows per level of {group}")
+    ax.set_ylabel(column)
+    ax.set_title(f"Shrinkage of {column} by {group}")
+    ax.legend(loc="best", fontsize="small")
+    return ax
 
 
 def plot_fit(
@@ -229,7 +282,7 @@ def plot_fit(
     plt = _plt()
     blocks = res.model_blocks
     group = _group(res, group)
-    blk = blocks.random[group_blocks(blocks)[group][0]]
+    blk = next(b for b in blocks.random if b.group == group)
     if levels is None:
         chosen = list(blk.levels[:MAX_FIT_LEVELS])
     else:

@@ -1,34 +1,36 @@
-"""Comparisons built on the public results API: statsmodels MixedLM, pooling.
+"""Comparisons of a fitted model, built on the public results API.
 
-- :func:`compare_mixedlm` / :func:`compare_results` (:mod:`.mixedlm`): the same
-  model fitted by statsmodels' ``MixedLM``, table by table;
-- :func:`compare_pooling` (:mod:`.pooling`): complete, no and partial pooling
-  per level, and the shrinkage figure.
+- :func:`compare_results` (:mod:`.mixedlm`): the same model fitted by
+  statsmodels' ``MixedLM``, table by table;
+- :func:`pooling_table` (:mod:`.pooling`): complete, no and partial pooling per
+  level, and the shrinkage figure (drawn by :mod:`hierreg_formula.plots`).
+
+They compute from a fitted model and never fit one of this package themselves;
+the one-call forms ``hierreg.compare_mixedlm(formula, data)`` and
+``hierreg.compare_pooling(formula, data)`` (:mod:`hierreg_formula.api`) fit first.
 
 Example
 -------
->>> from hierreg_formula.compare import compare_mixedlm, compare_pooling
->>> callable(compare_mixedlm) and callable(compare_pooling)
-True
+>>> import hierreg_formula as hierreg
+>>> res = hierreg.fit("Yield ~ 1 + (1 | Batch)", hierreg.load_dataset("Dyestuff"))
+>>> pooling_table(res).table["Batch"].shape
+(6, 4)
 """
 
 from .mixedlm import (
     MixedLMComparison,
     MixedLMSpec,
     NotExpressibleError,
-    compare_mixedlm,
     compare_results,
     translate,
 )
-from .pooling import PoolingComparison, compare_pooling, no_pooling, pooling_table
+from .pooling import PoolingComparison, no_pooling, pooling_table
 
 __all__ = [
     "MixedLMComparison",
     "MixedLMSpec",
     "NotExpressibleError",
     "PoolingComparison",
-    "compare_mixedlm",
-    "compare_pooling",
     "compare_results",
     "no_pooling",
     "pooling_table",

@@ -40,13 +40,12 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import HierregError
-from ..results.base import group_blocks
+from ..formula.blocks import group_blocks
 
 __all__ = [
     "MixedLMComparison",
     "MixedLMSpec",
     "NotExpressibleError",
-    "compare_mixedlm",
     "compare_results",
     "translate",
 ]
@@ -179,6 +178,12 @@ def translate(res: Any) -> MixedLMSpec:
     """
     blocks = res.model_blocks
     parsed = blocks.spec.parsed
+    if blocks.offset is not None or getattr(res, "_offset_argument", False):
+        raise NotExpressibleError(
+            "statsmodels MixedLM has no offset: the model's offset cannot be translated"
+        )
+    if getattr(res, "weights", None) is not None:
+        raise NotExpressibleError("statsmodels MixedLM has no prior weights")
     terms = list(parsed.random)
     if len(terms) != len(blocks.random):  # pragma: no cover - formula-layer contract
         raise HierregError("random terms and design blocks do not match")
@@ -665,7 +670,7 @@ def compare_results(
     >>> res = hierreg.fit("strength ~ 1 + (1 | batch/cask)", hierreg.load_dataset("Pastes"))
     >>> cmp = compare_results(res)
     >>> cmp.variance_components.index.tolist()
-    ['batch Intercept Var', 'batch:cask Intercept Var', 'Residual']
+    ['batch:cask Intercept Var', 'batch Intercept Var', 'Residual']
     """
     if getattr(res, "method", None) not in ("REML", "ML"):
         raise HierregError(
@@ -717,45 +722,3 @@ def compare_results(
         index=["log-likelihood", "converged", "method"],
     )
     return MixedLMComparison(fe, se, vct, re_tables, info, spec, fitted, notes)
-
-
-def compare_mixedlm(
-    formula: str,
-    data: pd.DataFrame,
-    method: str = "reml",
-    *,
-    methods: Sequence[str] = DEFAULT_METHODS,
-    **fit_kwargs: Any,
-) -> MixedLMComparison:
-    """Fit ``formula`` with this package and with statsmodels' MixedLM, and compare.
-
-    Parameters
-    ----------
-    formula:
-        An lme4-style formula, e.g. ``"y ~ x + (x | g)"``.
-    data:
-        The data frame.
-    method:
-        ``"reml"`` (default) or ``"ml"``; statsmodels is fitted the same way.
-    methods:
-        statsmodels optimizers tried in turn (see :func:`compare_results`).
-    **fit_kwargs:
-        Passed to :func:`hierreg_formula.fit`.
-
-    Returns
-    -------
-    MixedLMComparison
-
-    Examples
-    --------
-    >>> import hierreg_formula as hierreg
-    >>> cmp = compare_mixedlm("Reaction ~ Days + (Days | Subject)",
-    ...                       hierreg.load_dataset("sleepstudy"), method="ml")
-    >>> cmp.fit_info.loc["method"].tolist()
-    ['ML', 'ML']
-    """
-    from ..api import fit
-
-    if str(method).lower() not in ("reml", "ml"):
-        raise HierregError(f"compare_mixedlm fits method='reml' or 'ml', not {method!r}")
-    return compare_results(fit(formula, data, method=method, **fit_kwargs), methods=methods)

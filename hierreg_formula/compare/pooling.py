@@ -30,7 +30,6 @@ Example
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,10 +37,10 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from ..exceptions import HierregError, HierregWarning
-from ..results.base import group_blocks
+from ..exceptions import HierregError
+from ..formula.blocks import group_blocks
 
-__all__ = ["PoolingComparison", "compare_pooling", "no_pooling", "pooling_table"]
+__all__ = ["PoolingComparison", "no_pooling", "pooling_table"]
 
 #: a level whose own (column-scaled) Gram matrix has a smaller eigenvalue ratio
 #: than this is rank-deficient: no no-pooling estimate
@@ -204,8 +203,8 @@ class PoolingComparison:
     Examples
     --------
     >>> import hierreg_formula as hierreg
-    >>> cmp = compare_pooling("log_radon ~ floor + (1 | county)",
-    ...                       hierreg.load_dataset("radon"))
+    >>> cmp = hierreg.compare_pooling("log_radon ~ floor + (1 | county)",
+    ...                               hierreg.load_dataset("radon"))
     >>> t = cmp.table["county"]
     >>> int(t["n"].sum()), t.shape
     (919, (85, 4))
@@ -250,64 +249,25 @@ class PoolingComparison:
         >>> import matplotlib
         >>> matplotlib.use("Agg")
         >>> import hierreg_formula as hierreg
-        >>> cmp = compare_pooling("log_radon ~ floor + (1 | county)",
-        ...                       hierreg.load_dataset("radon"))
+        >>> cmp = hierreg.compare_pooling("log_radon ~ floor + (1 | county)",
+        ...                               hierreg.load_dataset("radon"))
         >>> ax = cmp.plot()
         >>> ax.get_ylabel()
         'Intercept'
         >>> import matplotlib.pyplot as plt; plt.close("all")
         """
-        from ..plots import _axes
+        from ..plots import draw_shrinkage
 
         group = group or next(iter(self.table))
         if group not in self.table:
             raise HierregError(f"no grouping factor {group!r}; choose from {list(self.table)}")
-        t = self.table[group]
         cols = self.columns(group)
         column = column or cols[0]
         if column not in cols:
             raise HierregError(
                 f"no random-term column {column!r} for {group!r}; choose from {cols}"
             )
-        ax = _axes(ax)
-        n = t["n"].to_numpy(dtype=float)
-        jitter = np.random.default_rng(0).uniform(-1.0, 1.0, len(n))
-        log_x = n.max() >= 4 * max(n.min(), 1.0)  # sizes spread: log scale
-        x = n * np.exp(0.08 * jitter) if log_x else n + 0.3 * jitter
-        nop = t[f"no_pooling:{column}"].to_numpy(dtype=float)
-        par = t[f"partial_pooling:{column}"].to_numpy(dtype=float)
-        ok = np.isfinite(nop)
-        ax.scatter(x[ok], nop[ok], s=14, color="tab:gray", label="no pooling", zorder=2)
-        ax.scatter(x, par, s=14, color="tab:blue", label="partial pooling", zorder=3)
-        for xi, a, b in zip(x[ok], nop[ok], par[ok], strict=True):
-            ax.annotate(
-                "",
-                xy=(xi, b),
-                xytext=(xi, a),
-                arrowprops={"arrowstyle": "->", "color": "tab:blue", "alpha": 0.5, "lw": 0.8},
-            )
-        if f"regularized:{column}" in t.columns:
-            reg = t[f"regularized:{column}"].to_numpy(dtype=float)
-            ax.scatter(x, reg, s=18, marker="x", color="tab:green", label="regularized", zorder=4)
-        ax.axhline(
-            t[f"complete_pooling:{column}"].iloc[0],
-            color="tab:red",
-            ls="--",
-            label="complete pooling",
-        )
-        if log_x:
-            from matplotlib.ticker import NullFormatter, StrMethodFormatter
-
-            ax.set_xscale("log")
-            ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
-            ax.xaxis.set_minor_formatter(NullFormatter())
-        else:
-            ax.set_xticks(np.unique(n))
-        ax.set_xlabel(f"rows per level of {group}")
-        ax.set_ylabel(column)
-        ax.set_title(f"Shrinkage of {column} by {group}")
-        ax.legend(loc="best", fontsize="small")
-        return ax
+        return draw_shrinkage(self.table[group], group, column, ax)
 
 
 def pooling_table(res: Any, regularized: Any = None) -> PoolingComparison:
@@ -351,60 +311,3 @@ def pooling_table(res: Any, regularized: Any = None) -> PoolingComparison:
                 cols[f"regularized:{c}"] = reg_coef[g][c].reindex(nop.index).to_numpy()
         tables[g] = pd.DataFrame(cols, index=nop.index)
     return PoolingComparison(tables, res, pooled, common, regularized)
-
-
-def compare_pooling(
-    formula: str,
-    data: pd.DataFrame,
-    include_regularized: bool = False,
-    *,
-    regularized_kwargs: dict[str, Any] | None = None,
-    **fit_kwargs: Any,
-) -> PoolingComparison:
-    """Complete, no and partial pooling (and optionally the regularized mode) side by side.
-
-    Parameters
-    ----------
-    formula:
-        An lme4-style formula, e.g. ``"log_radon ~ floor + (1 | county)"``.
-    data:
-        The data frame.
-    include_regularized:
-        Also fit ``method="regularized"`` (its defaults, or
-        ``regularized_kwargs``) and add ``regularized:<column>`` columns.  If
-        the regularized mode is not available a warning is issued and the
-        columns are left out.
-    regularized_kwargs:
-        Options of the regularized fit (e.g. ``{"alpha": 1.0}``).
-    **fit_kwargs:
-        Passed to :func:`hierreg_formula.fit` for the mixed model (e.g.
-        ``method="ml"``; default REML).
-
-    Returns
-    -------
-    PoolingComparison
-        ``.table[group]`` per grouping factor, ``.plot()`` the shrinkage figure.
-
-    Examples
-    --------
-    >>> import hierreg_formula as hierreg
-    >>> cmp = compare_pooling("Reaction ~ Days + (Days | Subject)",
-    ...                       hierreg.load_dataset("sleepstudy"))
-    >>> row = cmp.table["Subject"].loc["308"]
-    >>> round(float(row["no_pooling:Days"]), 3), round(float(row["partial_pooling:Days"]), 3)
-    (21.765, 19.666)
-    """
-    from ..api import fit
-
-    res = fit(formula, data, **fit_kwargs)
-    reg = None
-    if include_regularized:
-        try:
-            reg = fit(formula, data, method="regularized", **(regularized_kwargs or {}))
-        except ImportError as err:
-            warnings.warn(
-                f"the regularized mode is not available ({err}); comparing without it",
-                HierregWarning,
-                stacklevel=2,
-            )
-    return pooling_table(res, reg)

@@ -48,13 +48,13 @@ def _inverse_from_lower(L: np.ndarray) -> np.ndarray:
     return inv
 
 
-def scalar_gradient(f: PLSFactor, theta_int: np.ndarray, reml: bool) -> np.ndarray:
-    """Gradient of the (RE)ML profiled deviance; ``theta_int`` in ``f.cp``'s internal order."""
+def scalar_gradient(f: PLSFactor, theta: np.ndarray, reml: bool) -> np.ndarray:
+    """Gradient of the (RE)ML profiled deviance at ``theta`` (one value per scalar term)."""
     cp = f.cp
     n, p = cp.n, cp.p
     q = cp.q_rest
     m = len(cp.terms)
-    th = np.asarray(theta_int, dtype=float)
+    th = np.asarray(theta, dtype=float)
     u, _, _ = f.solution()
     sizes = np.array([t.q for t in cp.terms])
     offs = np.concatenate([[0], np.cumsum(sizes)])

@@ -25,12 +25,15 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import nlopt
 import numpy as np
 from scipy.optimize import minimize
 
+from ..exceptions import EstimationError
+from .conditioning import Conditioning, condition
 from .gradient import scalar_gradient, single_term_gradient
 from .pls import PLSFactor, factorize
 from .structure import CrossProducts, TermArrays, cross_products
@@ -40,6 +43,9 @@ LOG2PI = float(np.log(2.0 * np.pi))
 
 #: a diagonal element of a relative covariance factor below this is "on the boundary"
 SINGULAR_TOL = 1e-4
+
+#: a residual SD below this fraction of the response's (centred) RMS is an exact fit
+EXACT_FIT_TOL = 1e-7
 
 
 def profiled_deviance(f: PLSFactor, reml: bool) -> float:
@@ -54,16 +60,26 @@ def profiled_deviance(f: PLSFactor, reml: bool) -> float:
 
 @dataclass(frozen=True)
 class LMMEstimate:
-    """Arrays describing a fitted linear mixed model (terms in the caller's order)."""
+    """Arrays describing a fitted linear mixed model, in the data's units.
+
+    Terms are in the order given to :func:`fit_lmm`.  ``objective`` is the
+    minimised criterion (the REML criterion, or the ML deviance ``-2 log L``);
+    ``reml_criterion`` and ``ml_deviance`` are both criteria evaluated at the
+    estimate (one of them equals ``objective``).
+    """
 
     theta: np.ndarray
     factors: list[np.ndarray]
     beta: np.ndarray
     cov_beta: np.ndarray
+    bse: np.ndarray
     sigma: float
     b: list[np.ndarray]
     cond_cov: list[np.ndarray]
+    cond_sd: list[np.ndarray]
     objective: float
+    reml_criterion: float
+    ml_deviance: float
     logdet_L: float
     logdet_RX: float
     pwrss: float
@@ -89,12 +105,8 @@ class DevianceFunction:
         self.reml = reml
         self.nfev = 0
 
-    def internal_factors(self, theta: np.ndarray) -> list[np.ndarray]:
-        fs = self.tmap.factors(theta)
-        return [fs[i] for i in self.cp.order]
-
     def factor(self, theta: np.ndarray) -> PLSFactor:
-        return factorize(self.cp, self.internal_factors(theta))
+        return factorize(self.cp, self.tmap.factors(theta))
 
     def __call__(self, theta: np.ndarray) -> float:
         self.nfev += 1
@@ -109,14 +121,36 @@ class DevianceFunction:
             return profiled_deviance(f, self.reml), single_term_gradient(
                 f, self.tmap.factors(theta)[0], self.reml
             )
-        order = list(self.cp.order)
-        g_int = scalar_gradient(f, theta[order], self.reml)
-        return profiled_deviance(f, self.reml), g_int[np.argsort(order)]
+        return profiled_deviance(f, self.reml), scalar_gradient(f, theta, self.reml)
 
 
-def moment_start(
-    X: np.ndarray, y: np.ndarray, terms: list[TermArrays], tmap: ThetaMap
-) -> np.ndarray:
+def ols_solution(cp: CrossProducts) -> tuple[np.ndarray, float]:
+    """OLS ``beta`` and residual sum of squares from the cross-products (``p x p`` work)."""
+    p = cp.p
+    if p == 0:
+        return np.zeros(0), float(cp.XYXY[0, 0])
+    XtX, Xty = cp.XYXY[:p, :p], cp.XYXY[:p, p]
+    L = np.linalg.cholesky(XtX)
+    z = np.linalg.solve(L, Xty)
+    beta = np.linalg.solve(L.T, z)
+    return beta, float(max(cp.XYXY[p, p] - z @ z, 0.0))
+
+
+def _term_moments(cp: CrossProducts, beta: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per term, ``(L, k)`` arrays of ``sum x^2`` and ``sum x r`` per level and column,
+    with ``r`` the OLS residual: the diagonals of the cross-products, no row pass."""
+    a = np.append(-beta, 1.0)  # r = [X y] a
+    out = [(np.diagonal(cp.D1, axis1=1, axis2=2), cp.P1 @ a)]
+    if cp.C is not None:
+        sxx_r, sxr_r = np.diag(cp.R), cp.RXY @ a
+        off = cp.rest_offsets
+        for j, t in enumerate(cp.terms[1:]):
+            sl = slice(off[j], off[j + 1])
+            out.append((sxx_r[sl].reshape(t.nlevels, t.k), sxr_r[sl].reshape(t.nlevels, t.k)))
+    return out
+
+
+def moment_start(cp: CrossProducts, tmap: ThetaMap) -> np.ndarray:
     """Starting ``theta`` from a one-way method-of-moments estimate per term column.
 
     For each column ``j`` of each term, the per-level simple regression of the
@@ -124,22 +158,22 @@ def moment_start(
     sampling noise, relative to the within-level residual variance, gives the
     diagonal of ``T``.  Off-diagonals start at 0.  Crossed terms inflate each
     other's spread, but the start only has to be better than lme4's identity:
-    on InstEval it halves the number of deviance evaluations.
+    on InstEval it halves the number of deviance evaluations.  Everything comes
+    from the cross-products (the within-level residual sum of squares is
+    ``r'r - sum_l sxr_l^2 / sxx_l``), so a fit from sufficient statistics starts
+    the same way.
     """
-    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
-    r = y - X @ beta
+    beta, rss = ols_solution(cp)
     factors = tmap.factors(tmap.initial())
-    for T, t in zip(factors, terms, strict=True):
-        for j in range(t.k):
-            x = t.Xz[:, j]
-            sxx = np.bincount(t.codes, weights=x * x, minlength=t.nlevels)
+    for T, (sxx_all, sxr_all) in zip(factors, _term_moments(cp, beta), strict=True):
+        for j in range(T.shape[0]):
+            sxx, sxr = sxx_all[:, j], sxr_all[:, j]
             ok = sxx > 1e-12 * max(sxx.max(), 1e-300)
             if ok.sum() < 2:
                 continue
-            sxr = np.bincount(t.codes, weights=x * r, minlength=t.nlevels)
             c = np.where(ok, sxr / np.where(ok, sxx, 1.0), 0.0)
-            within = r - c[t.codes] * x
-            s2 = float(within @ within) / max(len(r) - ok.sum(), 1)
+            within = rss - float(np.sum(c[ok] * sxr[ok]))
+            s2 = within / max(cp.n - ok.sum(), 1)
             if s2 <= 0:
                 continue
             vb = c[ok].var() - s2 * np.mean(1.0 / sxx[ok])
@@ -195,7 +229,15 @@ def _optimize(
 def _optimize_gradient(
     fun: DevianceFunction, x0: np.ndarray, lower: np.ndarray, maxeval: int
 ) -> tuple[np.ndarray, float, bool, str]:
-    """L-BFGS-B with the analytic gradient (scalar terms only)."""
+    """L-BFGS-B with the analytic gradient (scalar terms only).
+
+    scipy's L-BFGS-B can stop with ``ABNORMAL_TERMINATION_IN_LNSRCH`` when the
+    line search cannot decrease the objective any more; that is convergence only
+    if the projected gradient there is small, so the gradient is recomputed at
+    the returned point and checked (relative to the deviance, which grows with
+    ``n``) before the fit counts as converged.  Otherwise the caller falls back
+    to BOBYQA.
+    """
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
     res = minimize(
         fun.value_and_gradient,
@@ -205,24 +247,242 @@ def _optimize_gradient(
         bounds=bounds,
         options={"ftol": 1e-15, "gtol": 1e-5, "maxiter": maxeval, "maxcor": 10},
     )
-    # a line search that cannot improve further at a tiny projected gradient has
-    # reached the precision of the objective: accept it
     x = np.asarray(res.x)
-    pg = np.where((x <= lower) & (res.jac > 0), 0.0, res.jac)
-    ok = bool(res.success) or float(np.max(np.abs(pg))) < 1e-4
-    return np.asarray(res.x), float(res.fun), ok, f"L-BFGS-B: {res.message}"
+    if res.success:
+        return x, float(res.fun), True, f"L-BFGS-B: {res.message}"
+    f, g = fun.value_and_gradient(x)
+    pg = np.where((x <= lower) & (g > 0), 0.0, g)
+    size = float(np.max(np.abs(pg))) if len(pg) else 0.0
+    tol = 1e-6 * max(1.0, abs(f))
+    if np.isfinite(f) and size <= tol:
+        return (
+            x,
+            f,
+            True,
+            (
+                f"L-BFGS-B stopped ({res.message}) where the projected gradient is {size:.2g} "
+                f"(<= {tol:.2g}): converged to the precision of the deviance"
+            ),
+        )
+    return (
+        x,
+        f,
+        False,
+        (f"L-BFGS-B stopped ({res.message}) with projected gradient {size:.2g} (> {tol:.2g})"),
+    )
+
+
+class LMMProblem:
+    """One linear mixed model, ready to evaluate and optimise its (RE)ML deviance.
+
+    The arrays are conditioned (:mod:`.conditioning`) and their cross-products
+    computed once; :meth:`deviance` takes ``theta`` in the data's units.
+
+    Parameters
+    ----------
+    X, y:
+        ``(n, p)`` full-rank fixed-effects matrix and ``(n,)`` response.
+    terms:
+        The random-effects terms (level codes in ``[0, L)``; the first term is the
+        block-diagonal one, fastest when it has the most levels).
+    reml:
+        REML (default) or maximum likelihood.
+    weights:
+        Prior weights (lme4's: the residual variance of row ``i`` is ``sigma^2 / w_i``).
+    offset:
+        Known part of the linear predictor, subtracted from ``y``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from hierreg_formula.core.structure import TermArrays
+    >>> g = np.repeat(np.arange(6), 4)
+    >>> y = np.arange(24.0) % 5 + g
+    >>> prob = LMMProblem(np.ones((24, 1)), y, [TermArrays(g, 6, np.ones((24, 1)))])
+    >>> bool(prob.deviance(np.array([0.5])) > prob.deviance(prob.fit().theta))
+    True
+    """
+
+    def __init__(
+        self,
+        X: np.ndarray,
+        y: np.ndarray,
+        terms: Sequence[TermArrays],
+        reml: bool = True,
+        weights: np.ndarray | None = None,
+        offset: np.ndarray | None = None,
+    ) -> None:
+        X = np.asarray(X, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if offset is not None:
+            y = y - np.asarray(offset, dtype=float)
+        w = None if weights is None else np.asarray(weights, dtype=float)
+        cond = condition(X, y, terms, w)
+        Xs, ys, cterms = cond.apply(X, y, terms)
+        cp = cross_products(Xs, ys, cterms, weights=w)
+        self._setup(cp, cond, reml, 0.0 if w is None else float(np.sum(np.log(w))))
+
+    @classmethod
+    def from_cross_products(
+        cls,
+        cp: CrossProducts,
+        cond: Conditioning,
+        reml: bool = True,
+        sum_log_weights: float = 0.0,
+    ) -> LMMProblem:
+        """The problem from cross-products of the conditioned arrays (e.g. reduced from
+        chunks of rows), with the conditioning that produced them."""
+        prob = cls.__new__(cls)
+        prob._setup(cp, cond, reml, sum_log_weights)
+        return prob
+
+    def _setup(
+        self, cp: CrossProducts, cond: Conditioning, reml: bool, sum_log_weights: float
+    ) -> None:
+        self.reml = reml
+        self.cond = cond
+        self.cp = cp
+        if cp.p:
+            _, rss = ols_solution(cp)  # conditioned: y has unit RMS
+            if rss <= 1e-13 * cp.XYXY[-1, -1]:  # R^2 within rounding of 1
+                raise EstimationError(
+                    "the fixed effects reproduce the response exactly: there is no residual "
+                    "variance to estimate"
+                )
+        self.tmap = ThetaMap([t.k for t in cp.terms])
+        self.fun = DevianceFunction(cp, self.tmap, reml)
+        n, p = cp.n, cp.p
+        logs2 = 2.0 * np.log(cond.y_scale)
+        self._shift_ml = n * logs2 - sum_log_weights
+        self._shift_reml = (n - p) * logs2 + cond.logdet_x - sum_log_weights
+
+    # ------------------------------------------------------------ theta maps
+    def to_conditioned(self, theta: np.ndarray) -> np.ndarray:
+        """``theta`` of the conditioned problem from ``theta`` in the data's units."""
+        fs = self.tmap.factors(np.asarray(theta, dtype=float))
+        return self.tmap.theta_of([self.cond.factor_to_conditioned(i, T) for i, T in enumerate(fs)])
+
+    def from_conditioned(self, theta_s: np.ndarray) -> np.ndarray:
+        """``theta`` in the data's units from ``theta`` of the conditioned problem."""
+        fs = self.tmap.factors(np.asarray(theta_s, dtype=float))
+        return self.tmap.theta_of(
+            [self.cond.factor_from_conditioned(i, T) for i, T in enumerate(fs)]
+        )
+
+    # -------------------------------------------------------------- criteria
+    def _criteria(self, f: PLSFactor) -> tuple[float, float]:
+        """(REML criterion, ML deviance) in the data's units at the factor ``f``."""
+        return (
+            profiled_deviance(f, True) + self._shift_reml,
+            profiled_deviance(f, False) + self._shift_ml,
+        )
+
+    def deviance(self, theta: np.ndarray) -> float:
+        """The minimised criterion (REML or ML) at ``theta`` (data's units)."""
+        f = self.fun.factor(self.to_conditioned(theta))
+        return self._criteria(f)[0 if self.reml else 1]
+
+    # ------------------------------------------------------------------ fit
+    def start(self) -> np.ndarray:
+        """The conditioned starting value (method of moments)."""
+        return moment_start(self.cp, self.tmap)
+
+    def fit(
+        self,
+        theta0: np.ndarray | None = None,
+        xtol: float = 1e-10,
+        ftol: float = 1e-12,
+        maxeval: int = 100_000,
+        gradient: bool | None = None,
+    ) -> LMMEstimate:
+        """Minimise the deviance; see :func:`fit_lmm` for the options."""
+        fun, lower = self.fun, self.tmap.lower
+        x0 = self.start() if theta0 is None else self.to_conditioned(theta0)
+        if gradient is None:
+            # scalar terms: the gradient costs about one evaluation and saves most of them;
+            # a vector term's gradient costs several batched products per call, which on
+            # measured problems (sleepstudy, 100k/1M rows) is no faster than BOBYQA
+            gradient = all(t.k == 1 for t in self.cp.terms)
+        converged, msg = False, ""
+        if gradient:
+            theta_s, _, converged, msg = _optimize_gradient(fun, x0, lower, maxeval)
+            x0 = theta_s
+        if not converged:  # derivative-free BOBYQA (also the fallback of the gradient path)
+            note = f"{msg}; then BOBYQA: " if msg else ""
+            theta_s, _, converged, msg2 = _optimize(fun, x0, lower, xtol, ftol, maxeval)
+            msg = note + msg2
+        with np.errstate(over="ignore"):  # a variance beyond the float range is inf
+            return self.estimate_at_conditioned(theta_s, converged=converged, message=msg)
+
+    def estimate_at(self, theta: np.ndarray) -> LMMEstimate:
+        """All derived quantities at ``theta`` (data's units), e.g. a fixed value."""
+        return self.estimate_at_conditioned(self.to_conditioned(theta))
+
+    def estimate_at_conditioned(
+        self, theta_s: np.ndarray, converged: bool = True, message: str = ""
+    ) -> LMMEstimate:
+        """All derived quantities at the conditioned ``theta_s``, mapped to the data's units."""
+        cp, cond = self.cp, self.cond
+        theta_s = np.asarray(theta_s, dtype=float)
+        f = self.fun.factor(theta_s)
+        reml_crit, ml_dev = self._criteria(f)
+        n, p = cp.n, cp.p
+        if not f.pwrss > 0:
+            raise np.linalg.LinAlgError(
+                "the penalized residual sum of squares is 0: the model reproduces the response "
+                "exactly, so there is no residual variance to estimate"
+            )
+        sigma2_s = f.pwrss / (n - p if self.reml else n)
+        if sigma2_s < EXACT_FIT_TOL**2:  # conditioned: y - c has unit RMS
+            raise EstimationError(
+                f"the model reproduces the response almost exactly (residual SD "
+                f"{np.sqrt(sigma2_s):.1e} times the response's): there is no residual variance "
+                "to estimate (is the response a function of the grouping factors?)"
+            )
+        cov_s = sigma2_s * np.linalg.inv(f.fixed_precision())
+        factors_s = self.tmap.factors(theta_s)
+        factors = [cond.factor_from_conditioned(i, T) for i, T in enumerate(factors_s)]
+        singular = [i for i, T in enumerate(factors_s) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
+        b = [cond.b(i, bt) for i, bt in enumerate(f.b_by_term())]
+        cc_s = [sigma2_s * c for c in f.cond_cov_blocks()]
+        return LMMEstimate(
+            theta=self.tmap.theta_of(factors),
+            factors=factors,
+            beta=cond.beta(f.beta),
+            cov_beta=cond.cov_beta(cov_s),
+            bse=cond.bse(cov_s),
+            sigma=float(cond.y_scale * np.sqrt(sigma2_s)),
+            b=b,
+            cond_cov=[cond.cond_cov(i, c) for i, c in enumerate(cc_s)],
+            cond_sd=[cond.cond_sd(i, c) for i, c in enumerate(cc_s)],
+            objective=float(reml_crit if self.reml else ml_dev),
+            reml_criterion=float(reml_crit),
+            ml_deviance=float(ml_dev),
+            logdet_L=f.logdet_L,
+            logdet_RX=f.logdet_RX + cond.logdet_x,
+            pwrss=float(f.pwrss * np.float64(cond.y_scale) ** 2),
+            reml=self.reml,
+            n=n,
+            p=p,
+            converged=converged,
+            nfev=self.fun.nfev,
+            message=message,
+            singular_terms=singular,
+        )
 
 
 def fit_lmm(
     X: np.ndarray,
     y: np.ndarray,
-    terms: list[TermArrays],
+    terms: Sequence[TermArrays],
     reml: bool = True,
     theta0: np.ndarray | None = None,
     xtol: float = 1e-10,
     ftol: float = 1e-12,
     maxeval: int = 100_000,
     gradient: bool | None = None,
+    weights: np.ndarray | None = None,
+    offset: np.ndarray | None = None,
 ) -> LMMEstimate:
     """Fit a linear mixed model by minimising the (RE)ML profiled deviance.
 
@@ -231,71 +491,20 @@ def fit_lmm(
     X, y:
         ``(n, p)`` full-rank fixed-effects matrix and ``(n,)`` response.
     terms:
-        The random-effects terms (at least one).
+        The random-effects terms (at least one; codes in ``[0, L)``).  They are used
+        in the order given, the first as the block-diagonal one.
     reml:
         REML (default) or maximum likelihood.
     theta0:
-        Starting value (default: :func:`moment_start`; lme4 starts at identity factors).
+        Starting value in the data's units (default: :func:`moment_start`; lme4
+        starts at identity factors).
     xtol, ftol:
         Absolute tolerances on ``theta`` and on the deviance for BOBYQA.
     gradient:
         Use L-BFGS-B with the analytic gradient (:mod:`.gradient`); default when
         every term is scalar.  Otherwise (or if it fails) NLopt's BOBYQA.
+    weights, offset:
+        Prior weights and offset (see :class:`LMMProblem`).
     """
-    cp = cross_products(X, y, terms)
-    tmap = ThetaMap([t.k for t in terms])
-    fun = DevianceFunction(cp, tmap, reml)
-    if theta0 is None:
-        x0 = moment_start(np.asarray(X, float), np.asarray(y, float), terms, tmap)
-    else:
-        x0 = np.asarray(theta0, dtype=float)
-    if gradient is None:
-        # scalar terms: the gradient costs about one evaluation and saves most of them;
-        # a vector term's gradient costs several batched products per call, which on
-        # measured problems (sleepstudy, 100k/1M rows) is no faster than BOBYQA
-        gradient = all(t.k == 1 for t in terms)
-    converged = False
-    if gradient:
-        theta, _, converged, msg = _optimize_gradient(fun, x0, tmap.lower, maxeval)
-        x0 = theta
-    if not converged:  # derivative-free BOBYQA (also the fallback of the gradient path)
-        theta, _, converged, msg = _optimize(fun, x0, tmap.lower, xtol, ftol, maxeval)
-    return estimate_at(fun, theta, converged=converged, message=msg)
-
-
-def estimate_at(
-    fun: DevianceFunction, theta: np.ndarray, converged: bool = True, message: str = ""
-) -> LMMEstimate:
-    """All derived quantities at ``theta`` (caller's term order)."""
-    cp, tmap, reml = fun.cp, fun.tmap, fun.reml
-    f = fun.factor(theta)
-    obj = profiled_deviance(f, reml)
-    n, p = cp.n, cp.p
-    sigma2 = f.pwrss / (n - p if reml else n)
-    beta = f.beta
-    b_terms = f.b_by_term()
-    cov_beta = sigma2 * np.linalg.inv(f.fixed_precision())
-    cc_int = f.cond_cov_blocks()
-    inv = np.argsort(cp.order)
-    factors = tmap.factors(theta)
-    singular = [i for i, T in enumerate(factors) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
-    return LMMEstimate(
-        theta=np.asarray(theta, dtype=float),
-        factors=factors,
-        beta=beta,
-        cov_beta=cov_beta,
-        sigma=float(np.sqrt(sigma2)),
-        b=b_terms,
-        cond_cov=[sigma2 * cc_int[j] for j in inv],
-        objective=float(obj),
-        logdet_L=f.logdet_L,
-        logdet_RX=f.logdet_RX,
-        pwrss=f.pwrss,
-        reml=reml,
-        n=n,
-        p=p,
-        converged=converged,
-        nfev=fun.nfev,
-        message=message,
-        singular_terms=singular,
-    )
+    prob = LMMProblem(X, y, terms, reml=reml, weights=weights, offset=offset)
+    return prob.fit(theta0=theta0, xtol=xtol, ftol=ftol, maxeval=maxeval, gradient=gradient)

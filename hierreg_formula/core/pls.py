@@ -37,7 +37,7 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from .structure import CrossProducts
+from .structure import CrossProducts, split_by_term
 
 
 def _as_level_blocks(lam: np.ndarray, nlevels: int) -> np.ndarray:
@@ -140,10 +140,6 @@ class PLSFactor:
     def has_rest(self) -> bool:
         return self.cp.C is not None
 
-    def g_matrix(self) -> sp.csr_matrix:
-        """``Lambda_r' Z_r' Z_1 Lambda_1 L11^{-T}`` (sparse, ``q_rest x q1``)."""
-        return (self.lam_rest.T @ self.cp.C @ _blockdiag(np.ascontiguousarray(self.M1))).tocsr()
-
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
         q, p = self.q_rest, self.cp.p
         Lr = self.LS[:-1, :-1]
@@ -164,7 +160,8 @@ class PLSFactor:
         return self._solution()[1]
 
     def solution(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(u, b, beta)``: spherical and scaled random effects (internal order), ``beta``."""
+        """``(u, b, beta)``: spherical and scaled random effects (stacked term after term,
+        in the order of ``cp.terms``) and ``beta``."""
         u, beta = self._solution()
         q1 = self.L11.shape[0] * self.L11.shape[1]
         u1 = u[:q1].reshape(self.L11.shape[:2])
@@ -174,14 +171,8 @@ class PLSFactor:
         return u, np.concatenate([b1, br]), beta
 
     def b_by_term(self) -> list[np.ndarray]:
-        """The random effects ``b = Lambda u`` per term, in the CALLER's order, each ``(L, k)``."""
-        _, b, _ = self.solution()
-        offs = np.concatenate([[0], np.cumsum([t.q for t in self.cp.terms])])
-        per = [
-            b[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(self.cp.terms)
-        ]
-        inv = np.argsort(self.cp.order)
-        return [per[j] for j in inv]
+        """The random effects ``b = Lambda u``, one ``(L, k)`` array per term."""
+        return split_by_term(self.solution()[1], self.cp.terms)
 
     def fixed_precision(self) -> np.ndarray:
         """``R_X' R_X`` (so ``cov(beta) = sigma^2 * inv``)."""
@@ -192,7 +183,7 @@ class PLSFactor:
     def cond_cov_blocks(self) -> list[np.ndarray]:
         """Diagonal blocks of ``Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'`` per term.
 
-        Returned in internal term order, each ``(L_i, k_i, k_i)``; multiplied by
+        One ``(L_i, k_i, k_i)`` array per term; multiplied by
         ``sigma^2`` they are lme4's conditional covariances (``condVar``).
         """
         cp = self.cp
@@ -277,7 +268,7 @@ def factorize(
     cp:
         Cross-products from :func:`~hierreg_formula.core.structure.cross_products`.
     lambdas:
-        One array per term, in ``cp``'s internal order: a ``(k, k)`` factor shared
+        One array per term, in the order of ``cp.terms``: a ``(k, k)`` factor shared
         by every level (mixed models) or an ``(L, k, k)`` stack, one per level
         (e.g. the per-level ridge scales of the regularized mode).
     xpen:

@@ -7,11 +7,14 @@ of level 0, then level 1, ...).  Row ``r`` of ``Z_i`` is ``Xz_i[r]`` placed in
 the columns of level ``codes_i[r]``, so ``Z_i`` has exactly ``k_i`` non-zeros
 per row and is built directly in CSR form.
 
-The terms are reordered so the one with the most levels comes first (as
-MixedModels.jl does): its block ``Z_1'Z_1`` is block-diagonal and is stored as an
-``(L_1, k_1, k_1)`` array; everything else (the other terms, ``X`` and ``y``)
-forms the "rest" part, whose cross-products are stored densely (other terms)
-or sparsely (against term 1).
+The terms are used in the order given, and the first one is the block-diagonal
+term: its block ``Z_1'Z_1`` is stored as an ``(L_1, k_1, k_1)`` array; everything
+else (the other terms, ``X`` and ``y``) forms the "rest" part, whose cross-products
+are stored densely (other terms) or sparsely (against term 1).  Any order gives the
+same fit; the fastest puts the term with the most levels first (as MixedModels.jl
+does), which is lme4's term order, the one :mod:`hierreg_formula.models.prepare`
+hands to the core.  The core never reorders terms: what goes in comes out in the
+same order.
 
 Example
 -------
@@ -25,6 +28,7 @@ Example
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,11 +37,31 @@ import scipy.sparse as sp
 
 @dataclass(frozen=True)
 class TermArrays:
-    """One random-effects term: level codes ``(n,)``, level count, columns ``(n, k)``."""
+    """One random-effects term: level codes ``(n,)`` in ``[0, L)``, level count, columns ``(n, k)``.
+
+    ``assigned`` (optional boolean ``(n,)``) marks the rows that belong to a level;
+    a row outside every level has code 0 and zero columns (so it adds nothing to
+    any cross-product) and ``assigned`` False, for what counts rows per level.
+    """
 
     codes: np.ndarray
     nlevels: int
     Xz: np.ndarray
+    assigned: np.ndarray | None = None
+
+    def level_counts(self) -> np.ndarray:
+        """Rows per level (rows outside every level not counted)."""
+        codes = self.codes if self.assigned is None else self.codes[self.assigned]
+        return np.bincount(codes, minlength=self.nlevels)
+
+    def subset(self, rows: np.ndarray, Xz: np.ndarray | None = None) -> TermArrays:
+        """The term on a subset of rows (``Xz`` given when it is shared with ``X``)."""
+        return TermArrays(
+            self.codes[rows],
+            self.nlevels,
+            self.Xz[rows] if Xz is None else Xz,
+            None if self.assigned is None else self.assigned[rows],
+        )
 
     @property
     def k(self) -> int:
@@ -56,6 +80,40 @@ def z_matrix(term: TermArrays, rowscale: np.ndarray | None = None) -> sp.csr_mat
     indices = (term.codes.astype(itype)[:, None] * itype(k) + np.arange(k, dtype=itype)).ravel()
     indptr = np.arange(0, n * k + 1, k, dtype=itype)
     return sp.csr_matrix((data.ravel(), indices, indptr), shape=(n, term.q))
+
+
+def split_by_term(b: np.ndarray, terms: Sequence[TermArrays]) -> list[np.ndarray]:
+    """A stacked ``b`` (term after term, level-major) as one ``(L_i, k_i)`` array per term.
+
+    >>> t = TermArrays(np.array([0, 1]), 2, np.ones((2, 1)))
+    >>> [x.tolist() for x in split_by_term(np.array([1.0, 2.0, 3.0, 4.0]), [t, t])]
+    [[[1.0], [2.0]], [[3.0], [4.0]]]
+    """
+    offs = np.concatenate([[0], np.cumsum([t.q for t in terms])]).astype(np.int64)
+    return [b[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(terms)]
+
+
+def random_part(terms: Sequence[TermArrays], b: Sequence[np.ndarray]) -> np.ndarray:
+    """``Z b`` row by row; a row whose code is ``-1`` (no level) contributes 0.
+
+    ``b`` holds one ``(L_i, k_i)`` array per term (as :func:`split_by_term` gives).
+
+    >>> t = TermArrays(np.array([0, 1, -1]), 2, np.array([[1.0], [2.0], [3.0]]))
+    >>> random_part([t], [np.array([[10.0], [20.0]])]).tolist()
+    [10.0, 40.0, 0.0]
+    """
+    n = len(terms[0].codes) if terms else 0
+    out = np.zeros(n)
+    for t, bt in zip(terms, b, strict=True):
+        codes = t.codes
+        bt = np.asarray(bt, dtype=float).reshape(t.nlevels, t.k)
+        if len(codes) and codes.min() < 0:
+            seen = codes >= 0
+            rows = bt[np.where(seen, codes, 0)]
+            out += np.where(seen, np.einsum("nk,nk->n", t.Xz, rows), 0.0)
+        else:
+            out += np.einsum("nk,nk->n", t.Xz, bt[codes])
+    return out
 
 
 def _blockdiag_crossprod(
@@ -148,13 +206,13 @@ def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
 class CrossProducts:
     """Everything the deviance needs, computed in one pass over the data.
 
-    ``XY = [X, y]`` (``p + 1`` columns). Term ``order[0]`` of the caller's list is
-    the first (block-diagonal) term; ``rest`` are the others in ``order[1:]``.
+    ``XY = [X, y]`` (``p + 1`` columns).  ``terms[0]`` is the block-diagonal term,
+    the others form the dense "rest".
 
     Attributes
     ----------
     n, p: rows and fixed-effects columns.
-    terms: the terms in internal order (``order`` maps internal -> caller index).
+    terms: the terms, in the caller's order.
     D1: ``(L1, k1, k1)`` diagonal blocks of ``Z_1'Z_1``.
     P1: ``(L1, k1, p + 1)`` blocks of ``Z_1' [X y]``.
     C: sparse ``(q_rest, q1)`` ``Z_rest' Z_1`` (None with one term).
@@ -166,7 +224,6 @@ class CrossProducts:
     n: int
     p: int
     terms: tuple[TermArrays, ...]
-    order: tuple[int, ...]
     D1: np.ndarray
     P1: np.ndarray
     C: sp.csr_matrix | None
@@ -195,15 +252,10 @@ class CrossProducts:
         return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
 
 
-def term_order(terms: list[TermArrays]) -> tuple[int, ...]:
-    """Internal order: most levels first (stable for ties)."""
-    return tuple(sorted(range(len(terms)), key=lambda i: -terms[i].nlevels))
-
-
 def cross_products(
     X: np.ndarray,
     y: np.ndarray,
-    terms: list[TermArrays],
+    terms: Sequence[TermArrays],
     weights: np.ndarray | None = None,
 ) -> CrossProducts:
     """Compute all cross-products once (the only pass over the rows).
@@ -219,8 +271,7 @@ def cross_products(
     sw = None if weights is None else np.sqrt(np.asarray(weights, dtype=float))
     Xw = X if sw is None else X * sw[:, None]
     yw = y if sw is None else y * sw
-    order = term_order(terms)
-    ts = tuple(terms[i] for i in order)
+    ts = tuple(terms)
     t1 = ts[0]
     Xz1 = t1.Xz if sw is None else t1.Xz * sw[:, None]
     same = t1.Xz is X  # e.g. hierreg: deviations on every fixed column
@@ -262,5 +313,5 @@ def cross_products(
         RXY = np.column_stack([np.asarray(ZrT @ Xw), np.asarray(ZrT @ yw)])
         pairs = pair_index(C, t1.k)
     return CrossProducts(
-        n=n, p=p, terms=ts, order=order, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
+        n=n, p=p, terms=ts, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
     )

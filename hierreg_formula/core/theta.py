@@ -60,5 +60,14 @@ class ThetaMap:
             th[start : start + len(rr)] = T[rr, cc]
         return th
 
-    def diagonal_mask(self) -> np.ndarray:
-        return np.isfinite(self.lower)
+    def layout(self) -> list[tuple[int, int, int]]:
+        """``(term, row, col)`` of every element of ``theta``, in order.
+
+        >>> ThetaMap([1, 2]).layout()
+        [(0, 0, 0), (1, 0, 0), (1, 1, 0), (1, 1, 1)]
+        """
+        return [
+            (i, int(r), int(c))
+            for i, (_, rr, cc) in enumerate(self._idx)
+            for r, c in zip(rr, cc, strict=True)
+        ]

@@ -20,7 +20,6 @@ Example
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Hashable, Sequence
 
 import numpy as np
@@ -28,9 +27,8 @@ import scipy.sparse as sp
 
 from ..core import TermArrays
 from ..core.structure import z_matrix
-from ..exceptions import ConvergenceWarning, EstimationError
+from ..exceptions import ConvergenceWarning, EstimationError, warn
 from .penalty import group_weights
-from .squared import core_terms
 
 #: Clarabel settings for an accurate optimum (its defaults stop at gaps of 1e-8)
 CLARABEL_TIGHT = {"tol_gap_abs": 1e-10, "tol_gap_rel": 1e-10, "tol_feas": 1e-10}
@@ -73,7 +71,7 @@ def solve_cvxpy(
         solver_opts = dict(CLARABEL_TIGHT) if solver.upper() == "CLARABEL" else {}
 
     n, p = X.shape
-    Z = sp.hstack([z_matrix(t) for t in core_terms(terms)], format="csr")
+    Z = sp.hstack([z_matrix(t) for t in terms], format="csr")
     d = np.concatenate(
         [
             np.repeat(wt, t.k)
@@ -107,9 +105,7 @@ def solve_cvxpy(
     if w.value is None or prob.status not in ("optimal", "optimal_inaccurate"):
         raise EstimationError(f"cvxpy could not solve the problem (status {prob.status})")
     if prob.status == "optimal_inaccurate":
-        warnings.warn(
-            f"cvxpy ({solver}) stopped at an inaccurate optimum", ConvergenceWarning, stacklevel=3
-        )
+        warn(f"cvxpy ({solver}) stopped at an inaccurate optimum", ConvergenceWarning)
     vv = np.asarray(v.value)
     offs = np.concatenate([[0], np.cumsum([t.q for t in terms])])
     v_terms = [vv[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(terms)]

@@ -23,9 +23,10 @@ import numpy as np
 import pandas as pd
 
 from ..core import TermArrays, cross_products
-from .logistic import linear_predictor, log_loss, solve_logistic
+from ..core.structure import random_part
+from .logistic import log_loss, solve_logistic
 from .penalty import group_weights
-from .squared import core_terms, heldout_sse, solve_ridge
+from .squared import heldout_sse, solve_ridge
 
 
 def group_folds(codes: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
@@ -53,9 +54,10 @@ def group_folds(codes: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
 
 def strata(terms: Sequence[TermArrays]) -> np.ndarray:
     """One stratum per observed combination of the levels of every term."""
-    if len(terms) == 1:
-        return terms[0].codes
-    codes = np.column_stack([t.codes for t in terms])
+    cols = [t.codes if t.assigned is None else np.where(t.assigned, t.codes, -1) for t in terms]
+    if len(cols) == 1:
+        return cols[0]
+    codes = np.column_stack(cols)
     return np.unique(codes, axis=0, return_inverse=True)[1].ravel()
 
 
@@ -73,10 +75,7 @@ def default_alphas(n: int, weights: Sequence[np.ndarray], num: int = 25) -> np.n
 
 def _subset(X: np.ndarray, terms: Sequence[TermArrays], rows: np.ndarray):
     Xs = X[rows]
-    ts = [
-        TermArrays(t.codes[rows], t.nlevels, Xs if t.Xz is X else t.Xz[rows])  # keep X'Z reuse
-        for t in terms
-    ]
+    ts = [t.subset(rows, Xs if t.Xz is X else None) for t in terms]  # keep X'Z reuse
     return Xs, ts
 
 
@@ -114,8 +113,8 @@ def cv_curve(
         weights = group_weights(t_tr, weight_by_nobs, groups)
         n_tr = len(tr)
         if family == "gaussian":
-            cp_tr = cross_products(X_tr, y[tr], core_terms(t_tr))
-            cp_te = cross_products(X_te, y[te], core_terms(t_te))
+            cp_tr = cross_products(X_tr, y[tr], t_tr)
+            cp_te = cross_products(X_te, y[te], t_te)
             for i, a in enumerate(alphas):
                 try:
                     w, v, _ = solve_ridge(cp_tr, weights, n_tr * a, n_tr * main_l2)
@@ -133,7 +132,7 @@ def cv_curve(
                     start = None
                     continue
                 start = (w, v)
-                scores[i, f] = log_loss(y[te], linear_predictor(X_te, t_te, w, v))
+                scores[i, f] = log_loss(y[te], X_te @ w + random_part(t_te, v))
     name = "mse" if family == "gaussian" else "log_loss"
     ok = np.isfinite(scores)
     cnt = ok.sum(axis=1)

@@ -41,27 +41,26 @@ True
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..core import cross_products
-from ..core.lmm import fit_lmm
-from ..exceptions import ConvergenceWarning, DataError, EstimationError, HierregError
+from ..core.lmm import LMMProblem
+from ..core.theta import ThetaMap
+from ..exceptions import ConvergenceWarning, DataError, EstimationError, HierregError, warn
 from ..formula import build_design, parse_formula
 from ..formula.blocks import DesignBlocks
-from ..models.checks import check_estimable, drop_dependent_columns
-from ..models.lmm import term_arrays
+from ..models.prepare import check_mixed_model, prepare
+from ..results.regularized import RegularizedResults
+from ..threads import blas_threads_limited
 from .convex import solve_cvxpy
 from .cv import cv_curve, default_alphas
 from .logistic import solve_logistic
 from .penalty import group_weights
 from .response import binary_response
-from .results import RegularizedResults
-from .squared import core_terms, gram_full_rank, solve_squared, solve_with_factors
+from .squared import solve_squared, solve_with_factors
 
 LOSSES = ("squared", "norm")
 FAMILIES = ("gaussian", "binomial")
@@ -122,24 +121,68 @@ def fit_regularized_blocks(
         )
     if blocks.y is None:
         raise EstimationError("the formula has no response")
+    if blocks.offset is not None:
+        raise HierregError(
+            "offset() terms are not supported by the regularized mode (hierreg's objective "
+            "has no offset); use method='reml'/'ml', or subtract the offset from the response"
+        )
+    if blocks.trials is not None:
+        raise HierregError(
+            "a cbind(successes, failures) response is not supported by the regularized mode; "
+            "give one row per trial with a two-label response and family='binomial'"
+        )
     if family == "binomial" and not np.isin(blocks.y, (0.0, 1.0)).all():
         raise DataError("family='binomial' needs a two-label response (coded 0/1 here)")
+    pm = prepare(blocks)
+    with blas_threads_limited():
+        return _fit_prepared(
+            formula,
+            pm,
+            alpha=alpha,
+            loss=loss,
+            l1=l1,
+            linf=linf,
+            main_l2=main_l2,
+            weight_by_nobs=weight_by_nobs,
+            family=family,
+            cv=cv,
+            alphas=alphas,
+            random_state=random_state,
+            labels=labels,
+            data=data,
+        )
+
+
+def _fit_prepared(
+    formula: str,
+    pm: Any,
+    *,
+    alpha: float | str,
+    loss: str,
+    l1: float,
+    linf: float,
+    main_l2: float,
+    weight_by_nobs: bool,
+    family: str,
+    cv: int,
+    alphas: np.ndarray | None,
+    random_state: int,
+    labels: tuple[Any, Any] | None,
+    data: Any,
+) -> RegularizedResults:
+    """The regularized fit on a prepared model (terms in lme4's order, X full rank)."""
     uses_cvxpy = loss == "norm" or l1 > 0 or linf > 0
-    terms = term_arrays(blocks)
-    cp = None
-    if not uses_cvxpy and family == "gaussian" and alpha != "reml":
-        # the one pass over the rows; X'X in it tells whether X has full rank
-        cp = cross_products(blocks.X, blocks.y, core_terms(terms))
-        if not gram_full_rank(cp.XYXY[: cp.p, : cp.p]):
-            cp = None
-    if cp is None:
-        blocks, dropped = drop_dependent_columns(blocks)
-        if dropped:
-            terms = term_arrays(blocks)
-    X, y = blocks.X, blocks.y
-    groups = [blk.group for blk in blocks.random]
+    X, y, terms = pm.X, pm.y, list(pm.terms)
+    groups = pm.groups
     common = dict(
-        formula=formula, blocks=blocks, loss=loss, family=family, labels=labels, data=data
+        formula=formula,
+        blocks=pm.blocks,
+        loss=loss,
+        family=family,
+        labels=labels,
+        data=data,
+        dropped_columns=pm.dropped_columns,
+        alpha_request=alpha,
     )
     if alpha == "reml":
         if uses_cvxpy or family != "gaussian":
@@ -147,11 +190,11 @@ def fit_regularized_blocks(
                 "alpha='reml' is the linear mixed model's variance ratio: it needs "
                 "family='gaussian', loss='squared' and no l1/linf penalty"
             )
-        check_estimable(blocks)
-        est = fit_lmm(X, y, terms, reml=True)
+        check_mixed_model(pm)
+        est = LMMProblem(X, y, terms, reml=True).fit()
         w, v = solve_with_factors(X, y, terms, est.factors)
         return RegularizedResults(
-            w=w, v=v, alpha="reml", theta=est.theta, converged=est.converged, **common
+            w=w, v=v, alpha=float("nan"), theta=est.theta, converged=est.converged, **common
         )
     cv_table = None
     if alpha == "cv":
@@ -198,16 +241,21 @@ def fit_regularized_blocks(
             X, y, terms, alpha, main_l2, weight_by_nobs, groups
         )
         if not converged:
-            warnings.warn(
+            warn(
                 "penalized IRLS did not converge in 100 iterations (separable data with a "
                 "small alpha?)",
                 ConvergenceWarning,
-                stacklevel=3,
             )
     else:
         w, v, objective = solve_squared(
-            X, y, terms, alpha, main_l2, weight_by_nobs, cp=cp, with_objective=True, groups=groups
+            X, y, terms, alpha, main_l2, weight_by_nobs, with_objective=True, groups=groups
         )
+    theta = None
+    if not weight_by_nobs and not uses_cvxpy and family == "gaussian":
+        # one factor per term: Lambda = I / sqrt(n alpha) (squared loss, d_k = 1)
+        tmap = ThetaMap([t.k for t in terms])
+        lam = 1.0 / np.sqrt(len(y) * alpha)
+        theta = tmap.theta_of([lam * np.eye(t.k) for t in terms])
     return RegularizedResults(
         w=w,
         v=v,
@@ -215,6 +263,7 @@ def fit_regularized_blocks(
         objective=objective,
         cv_results=cv_table,
         converged=converged,
+        theta=theta,
         **common,
     )
 

@@ -27,20 +27,9 @@ import numpy as np
 from scipy.special import expit
 
 from ..core import TermArrays, cross_products
+from ..core.structure import random_part
 from .penalty import group_weights
-from .squared import core_terms, solve_ridge
-
-
-def linear_predictor(
-    X: np.ndarray, terms: Sequence[TermArrays], w: np.ndarray, v: Sequence[np.ndarray]
-) -> np.ndarray:
-    """``X w + Z v`` row by row; rows in no level (code ``-1``) get no deviation."""
-    eta = X @ w
-    for t, vt in zip(terms, v, strict=True):
-        seen = t.codes >= 0
-        contrib = np.einsum("nk,nk->n", t.Xz, vt[np.where(seen, t.codes, 0)])
-        eta = eta + (contrib if seen.all() else np.where(seen, contrib, 0.0))
-    return eta
+from .squared import solve_ridge
 
 
 def log_loss(y01: np.ndarray, eta: np.ndarray) -> float:
@@ -87,23 +76,22 @@ def solve_logistic(
         raise ValueError("alpha must be positive")
     n = len(y01)
     weights = group_weights(terms, weight_by_nobs, groups)
-    cterms = core_terms(terms)
     if start is None:
         w = np.zeros(X.shape[1])
         v = [np.zeros((t.nlevels, t.k)) for t in terms]
     else:
         w, v = np.array(start[0], dtype=float), [np.array(x, dtype=float) for x in start[1]]
-    eta = linear_predictor(X, cterms, w, v)
+    eta = X @ w + random_part(terms, v)
     obj = _objective(y01, eta, v, w, alpha, main_l2, weights)
     converged = False
     for _ in range(max_iter):
         mu = expit(eta)
         h = np.clip(mu * (1.0 - mu), 1e-10, None)
         z = eta + (y01 - mu) / h
-        cp = cross_products(X, z, cterms, weights=h)
+        cp = cross_products(X, z, terms, weights=h)
         # n * (quadratic model): 0.5 ||sqrt(h)(z - eta)||^2 + n alpha ||d v||^2 (+ main)
         w_new, v_new, _ = solve_ridge(cp, weights, 2.0 * n * alpha, 2.0 * n * main_l2)
-        eta_new = linear_predictor(X, cterms, w_new, v_new)
+        eta_new = X @ w_new + random_part(terms, v_new)
         step = 1.0
         for _ in range(30):
             wt = w + step * (w_new - w)

@@ -41,7 +41,7 @@ def group_weights(
     Parameters
     ----------
     terms:
-        The random terms (rows with code ``-1`` belong to no level).
+        The random terms (rows outside every level, ``assigned`` False, are not counted).
     by_nobs:
         ``False`` gives ``d_k = 1`` (hierreg's ``weight_by_nobs=False``).
     groups:
@@ -62,8 +62,7 @@ def group_weights(
         return [np.ones(t.nlevels) for t in terms]
     inv = []
     for t in terms:
-        codes = t.codes if len(t.codes) == 0 or t.codes.min() >= 0 else t.codes[t.codes >= 0]
-        counts = np.bincount(codes, minlength=t.nlevels).astype(float)
+        counts = t.level_counts().astype(float)
         inv.append(np.where(counts > 0, 1.0 / np.maximum(counts, 1.0), 0.0))
     first = {}  # grouping factor -> its first term (levels counted once)
     ncols: dict[Hashable, int] = {}

@@ -27,47 +27,8 @@ from collections.abc import Hashable, Sequence
 import numpy as np
 
 from ..core import TermArrays, cross_products, factorize
-from ..core.structure import CrossProducts
+from ..core.structure import CrossProducts, split_by_term
 from .penalty import group_weights, ridge_lambdas
-
-
-def core_terms(terms: Sequence[TermArrays]) -> list[TermArrays]:
-    """Terms the core accepts: rows in no level (code ``-1``) get zero columns.
-
-    Terms without such rows are returned as they are (same arrays).
-    """
-    out = []
-    for t in terms:
-        bad = t.codes < 0
-        if bad.any():
-            Xz = np.where(bad[:, None], 0.0, t.Xz)
-            t = TermArrays(np.where(bad, 0, t.codes), t.nlevels, Xz)
-        out.append(t)
-    return out
-
-
-def gram_full_rank(gram: np.ndarray) -> bool:
-    """Whether ``X`` has full column rank, from ``X'X`` (no small Cholesky pivot).
-
-    The fast path of :func:`hierreg_formula.models.checks.full_rank_columns`,
-    on the Gram matrix that the cross-products already hold.
-    """
-    if gram.shape[0] == 0:
-        return True
-    scale2 = np.maximum(np.diag(gram), np.finfo(float).tiny)
-    try:
-        piv = np.diag(np.linalg.cholesky(gram)) ** 2
-    except np.linalg.LinAlgError:
-        return False
-    return bool(np.all(piv > 1e-8 * scale2))
-
-
-def split_by_term(b: np.ndarray, cp: CrossProducts) -> list[np.ndarray]:
-    """Stacked ``b`` (``cp``'s internal order) -> per term in the caller's order, ``(L, k)``."""
-    offs = np.concatenate([[0], np.cumsum([t.q for t in cp.terms])])
-    per = [b[offs[i] : offs[i + 1]].reshape(t.nlevels, t.k) for i, t in enumerate(cp.terms)]
-    inv = np.argsort(cp.order)
-    return [per[j] for j in inv]
 
 
 def solve_ridge(
@@ -78,16 +39,15 @@ def solve_ridge(
 ) -> tuple[np.ndarray, list[np.ndarray], float]:
     """``argmin ||r||^2 + scale ||d v||^2 + main_scale ||w||^2`` on precomputed cross-products.
 
-    ``weights`` are the per-term ``d`` in the caller's order.  Returns ``w``,
-    the deviations per term (caller's order) and the minimum.
+    ``weights`` are the per-term ``d``.  Returns ``w``, the deviations per term and
+    the minimum.
     """
-    ordered = [weights[i] for i in cp.order]
-    lams = ridge_lambdas(ordered, [t.k for t in cp.terms], scale)
+    lams = ridge_lambdas(weights, [t.k for t in cp.terms], scale)
     xpen = main_scale * np.eye(cp.p) if main_scale > 0 else None
     f = factorize(cp, lams, xpen=xpen)
     _, b, beta = f.solution()
     # the bordered factor's last pivot^2 is the minimum of the penalized objective
-    return beta, split_by_term(b, cp), f.pwrss
+    return beta, split_by_term(b, cp.terms), f.pwrss
 
 
 def solve_squared(
@@ -126,7 +86,7 @@ def solve_squared(
         raise ValueError("alpha must be positive (alpha -> 0 is the unpooled fit)")
     n = len(y)
     weights = group_weights(terms, weight_by_nobs, groups)
-    cp = cross_products(X, y, core_terms(terms)) if cp is None else cp
+    cp = cross_products(X, y, terms) if cp is None else cp
     w, v, pwrss = solve_ridge(cp, weights, n * alpha, n * main_l2)
     return (w, v, pwrss / n) if with_objective else (w, v)
 
@@ -139,10 +99,10 @@ def solve_with_factors(
     With the REML estimate's factors ``T`` (``Sigma / sigma^2 = T T'``) this gives
     the mixed model's fixed effects and conditional modes.
     """
-    cp = cross_products(X, y, core_terms(terms))
-    f = factorize(cp, [np.asarray(factors[i], dtype=float) for i in cp.order])
+    cp = cross_products(X, y, terms)
+    f = factorize(cp, [np.asarray(T, dtype=float) for T in factors])
     _, b, beta = f.solution()
-    return beta, split_by_term(b, cp)
+    return beta, split_by_term(b, cp.terms)
 
 
 def heldout_sse(cp: CrossProducts, w: np.ndarray, v: Sequence[np.ndarray]) -> float:
@@ -152,7 +112,7 @@ def heldout_sse(cp: CrossProducts, w: np.ndarray, v: Sequence[np.ndarray]) -> fl
     scoring a held-out fold at another ``alpha`` never touches its rows.
     """
     a = np.append(np.asarray(w, dtype=float), -1.0)
-    vi = [np.asarray(v[i], dtype=float) for i in cp.order]
+    vi = [np.asarray(x, dtype=float) for x in v]
     v1 = vi[0]
     sse = a @ cp.XYXY @ a
     sse += 2.0 * np.einsum("la,lab,b->", v1, cp.P1, a)

@@ -1,6 +1,7 @@
-"""Results objects: shared base API and the mixed-model results."""
+"""Results objects: one shared vocabulary (:mod:`.base`) for every estimator."""
 
-from .base import HierarchicalFitBase
+from .base import MixedResultsBase
 from .lmm import LMMResults
+from .regularized import RegularizedResults
 
-__all__ = ["HierarchicalFitBase", "LMMResults"]
+__all__ = ["LMMResults", "MixedResultsBase", "RegularizedResults"]

@@ -4,11 +4,11 @@ Example
 -------
 >>> import hierreg_formula as hierreg
 >>> res = hierreg.fit("Reaction ~ Days + (Days | Subject)", hierreg.load_dataset("sleepstudy"))
->>> round(res.reml_criterion, 4)
-1743.6283
+>>> round(res.reml_criterion, 4), round(res.deviance, 4)
+(1743.6283, 1751.9859)
 >>> row = res.varcorr().iloc[0]
->>> row["group"], row["var1"], round(float(row["sd"]), 4)
-('Subject', 'Intercept', 24.7405)
+>>> row["group"], row["var1"], round(float(row["sd"]), 3)
+('Subject', 'Intercept', 24.74)
 """
 
 from __future__ import annotations
@@ -17,19 +17,33 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..core.lmm import LMMEstimate
 from ..formula.blocks import DesignBlocks
-from .base import HierarchicalFitBase
+from .base import MixedResultsBase, theta_names
+from .varcorr import varcorr_frame
 
 
-class LMMResults(HierarchicalFitBase):
+class LMMResults(MixedResultsBase):
     """A fitted linear mixed model (immutable).
 
     p-values use the normal approximation (``z = coef / se``, as statsmodels'
     MixedLM); they ignore the uncertainty in the variance parameters, which
-    matters with few groups.
+    matters with few groups.  The criteria (``objective``, ``llf``, ``deviance``,
+    ``reml_criterion``) are defined in :mod:`hierreg_formula.results.base`.
+
+    Parameters
+    ----------
+    formula:
+        The model formula.
+    blocks:
+        The design blocks (random blocks in lme4's order, ``X`` reduced).
+    estimate:
+        The core's estimate, in the same term order.
+    dropped_columns:
+        Fixed-effects columns dropped as linearly dependent.
+    data, offset, weights:
+        The fitting data, offset and prior weights.
     """
 
     def __init__(
@@ -38,18 +52,24 @@ class LMMResults(HierarchicalFitBase):
         formula: str,
         blocks: DesignBlocks,
         estimate: LMMEstimate,
-        dropped_columns: list[str] | None = None,
+        dropped_columns: tuple[str, ...] | list[str] = (),
         data: Any = None,
+        offset: np.ndarray | None = None,
+        weights: np.ndarray | None = None,
+        offset_argument: bool = False,
     ) -> None:
         self._est = estimate
-        self._dropped = list(dropped_columns or [])
+        self._weights = weights
         super().__init__(
             formula=formula,
             blocks=blocks,
             beta=estimate.beta,
             b=estimate.b,
             method="REML" if estimate.reml else "ML",
+            dropped_columns=dropped_columns,
             data=data,
+            offset=offset,
+            offset_argument=offset_argument,
         )
 
     # --------------------------------------------------------------- estimates
@@ -58,11 +78,6 @@ class LMMResults(HierarchicalFitBase):
         """The raw arrays from the numeric core."""
         return self._est
 
-    @property
-    def dropped_columns(self) -> list[str]:
-        """Fixed-effects columns dropped as linearly dependent."""
-        return list(self._dropped)
-
     def cov_params(self) -> pd.DataFrame:
         """Covariance matrix of the fixed effects (``sigma^2 (R_X'R_X)^{-1}``)."""
         names = self.exog_names
@@ -70,24 +85,7 @@ class LMMResults(HierarchicalFitBase):
 
     @property
     def bse(self) -> pd.Series:
-        return pd.Series(np.sqrt(np.diag(self._est.cov_beta)), index=self.exog_names, name="bse")
-
-    @property
-    def tvalues(self) -> pd.Series:
-        return pd.Series(self._beta / self.bse.values, index=self.exog_names, name="z")
-
-    @property
-    def pvalues(self) -> pd.Series:
-        """Two-sided p-values from the normal approximation."""
-        return pd.Series(
-            2.0 * stats.norm.sf(np.abs(self.tvalues.values)), index=self.exog_names, name="P>|z|"
-        )
-
-    def conf_int(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Wald confidence intervals (normal quantiles) for the fixed effects."""
-        z = stats.norm.ppf(1.0 - alpha / 2.0)
-        se = self.bse.values
-        return pd.DataFrame({0: self._beta - z * se, 1: self._beta + z * se}, index=self.exog_names)
+        return pd.Series(self._est.bse, index=self.exog_names, name="bse")
 
     @property
     def sigma(self) -> float:
@@ -97,47 +95,38 @@ class LMMResults(HierarchicalFitBase):
     @property
     def scale(self) -> float:
         """Residual variance (statsmodels' ``scale``)."""
-        return self._est.sigma**2
+        return float(np.float64(self._est.sigma) ** 2)
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """Prior weights of the fit (``None`` when unweighted)."""
+        return self._weights
 
     @property
     def theta(self) -> pd.Series:
         """lme4's covariance parameters (lower triangles of the relative factors)."""
-        names = []
-        for blk in self._blocks.random:
-            k = blk.ncols
-            for c in range(k):
-                for r in range(c, k):
-                    nm = blk.names[r] if r == c else f"{blk.names[r]}.{blk.names[c]}"
-                    names.append(f"{blk.group}.{nm}")
-        return pd.Series(self._est.theta, index=names, name="theta")
+        return pd.Series(self._est.theta, index=theta_names(self._blocks.random), name="theta")
+
+    @property
+    def objective(self) -> float:
+        """The minimised criterion: the REML criterion (REML) or the deviance (ML)."""
+        return self._est.objective
 
     @property
     def reml_criterion(self) -> float:
-        """The minimised objective: REML criterion (REML) or deviance (ML)."""
-        return self._est.objective
+        """The REML criterion at the estimates (lme4's ``REMLcrit``; for an ML fit,
+        evaluated at the ML estimate)."""
+        return self._est.reml_criterion
 
     @property
     def deviance(self) -> float:
-        """``-2 llf`` (the REML criterion for REML fits, as lme4's ``REMLcrit``)."""
-        return self._est.objective
+        """``-2 log L`` at the estimates (for REML fits: lme4's ``deviance(m, REML=FALSE)``)."""
+        return self._est.ml_deviance
 
     @property
     def llf(self) -> float:
-        """(Restricted) log-likelihood at the optimum."""
+        """Log-likelihood at the optimum: restricted (REML) or full (ML), as lme4's ``logLik``."""
         return -0.5 * self._est.objective
-
-    @property
-    def df_modelwc(self) -> int:
-        """Number of estimated parameters: fixed effects + theta + sigma."""
-        return self._est.p + len(self._est.theta) + 1
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.llf + 2.0 * self.df_modelwc
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.llf + np.log(self.nobs) * self.df_modelwc
 
     @property
     def converged(self) -> bool:
@@ -149,16 +138,22 @@ class LMMResults(HierarchicalFitBase):
         return self._est.is_singular
 
     # ------------------------------------------------------ variance components
-    def _block_cov(self, i: int) -> np.ndarray:
-        T = self._est.factors[i]
-        return self.scale * (T @ T.T)
-
     @property
     def cov_re(self) -> dict[str, pd.DataFrame]:
-        """Per random block label, the covariance matrix of its effects."""
+        """Per grouping factor, the covariance matrix of its random effects (a factor
+        with several terms, ``(x || g)``, has zero covariances between them)."""
         out = {}
-        for i, blk in enumerate(self._blocks.random):
-            out[blk.label] = pd.DataFrame(self._block_cov(i), index=blk.names, columns=blk.names)
+        for g, idx in self._groups.items():
+            names = list(self.random_effects[g].columns)
+            K = len(names)
+            V = np.zeros((K, K))
+            off = 0
+            for i in idx:
+                T = self._est.factors[i]
+                k = T.shape[0]
+                V[off : off + k, off : off + k] = self.scale * (T @ T.T)
+                off += k
+            out[g] = pd.DataFrame(V, index=names, columns=names)
         return out
 
     def varcorr(self) -> pd.DataFrame:
@@ -166,72 +161,19 @@ class LMMResults(HierarchicalFitBase):
 
         Columns ``group, var1, var2, variance, sd, corr``: one row per variance
         (``var2`` empty), one per covariance (``variance`` holds the covariance,
-        ``corr`` the correlation), and a final ``Residual`` row.
+        ``corr`` the correlation), and a final ``Residual`` row.  Terms in lme4's order.
         """
-        rows: list[dict[str, Any]] = []
-        for i, blk in enumerate(self._blocks.random):
-            V = self._block_cov(i)
-            sd = np.sqrt(np.diag(V))
-            for a, nm in enumerate(blk.names):
-                rows.append(
-                    dict(
-                        group=blk.group, var1=nm, var2=None, variance=V[a, a], sd=sd[a], corr=np.nan
-                    )
-                )
-            for a in range(len(blk.names)):
-                for c in range(a + 1, len(blk.names)):
-                    denom = sd[a] * sd[c]
-                    rows.append(
-                        dict(
-                            group=blk.group,
-                            var1=blk.names[a],
-                            var2=blk.names[c],
-                            variance=V[a, c],
-                            sd=np.nan,
-                            corr=V[a, c] / denom if denom > 0 else np.nan,
-                        )
-                    )
-        rows.append(
-            dict(
-                group="Residual",
-                var1=None,
-                var2=None,
-                variance=self.scale,
-                sd=self.sigma,
-                corr=np.nan,
-            )
-        )
-        return pd.DataFrame(rows, columns=["group", "var1", "var2", "variance", "sd", "corr"])
+        return varcorr_frame(self._blocks.random, self._est.factors, self._est.sigma)
+
+    def _cond_cov_blocks(self) -> list[np.ndarray]:
+        return self._est.cond_cov
 
     @property
     def random_effects_sd(self) -> dict[str, pd.DataFrame]:
         """Conditional SDs of the random effects (lme4's ``condVar``), per group."""
-        sds = [np.sqrt(np.diagonal(c, axis1=1, axis2=2)) for c in self._est.cond_cov]
-        return {g: self._group_frame(sds, g) for g in self._groups}
-
-    @property
-    def random_effects_cov(self) -> dict[str, np.ndarray]:
-        """Per random block label, the ``(L, k, k)`` conditional covariances."""
-        return {
-            blk.label: c for blk, c in zip(self._blocks.random, self._est.cond_cov, strict=True)
-        }
+        return {g: self._group_frame(self._est.cond_sd, g) for g in self._groups}
 
     # ----------------------------------------------------------------- summary
-    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Fixed-effects table: coef, std err, z, p-value, confidence bounds."""
-        ci = self.conf_int(alpha)
-        return pd.DataFrame(
-            {
-                "Coef.": self._beta,
-                "Std.Err.": self.bse.values,
-                "z": self.tvalues.values,
-                "P>|z|": self.pvalues.values,
-                f"[{alpha / 2:.3f}": ci[0].values,
-                f"{1 - alpha / 2:.3f}]": ci[1].values,
-            },
-            index=self.exog_names,
-        )
-
     def summary(self, alpha: float = 0.05):
         """A statsmodels-style summary (print it, or use ``.tables``)."""
         from .summary import lmm_summary
@@ -245,20 +187,13 @@ class LMMResults(HierarchicalFitBase):
 
         return compare_results(self, **kwargs)
 
-    def plot_random_effects(self, **kwargs: Any):
-        """Caterpillar plot of the conditional modes with conditional-SD intervals."""
-        from ..plots import plot_random_effects
+    def pooling_table(self, regularized: Any = None):
+        """Complete, no and partial pooling per level (:func:`~hierreg_formula.compare.
+        pooling.pooling_table`)."""
+        from ..compare.pooling import pooling_table
 
-        return plot_random_effects(self, **kwargs)
+        return pooling_table(self, regularized)
 
-    def plot_shrinkage(self, **kwargs: Any):
+    def plot_shrinkage(self, group: str | None = None, column: str | None = None, ax: Any = None):
         """Shrinkage of per-level estimates towards the population value."""
-        from ..plots import plot_shrinkage
-
-        return plot_shrinkage(self, **kwargs)
-
-    def plot_fit(self, **kwargs: Any):
-        """Observed vs fitted lines per level of a grouping factor."""
-        from ..plots import plot_fit
-
-        return plot_fit(self, **kwargs)
+        return self.pooling_table().plot(group=group, column=column, ax=ax)

@@ -10,29 +10,25 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
-
-if TYPE_CHECKING:
-    from .lmm import LMMResults
 
 
 def _fmt(x: float) -> str:
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.4f}"
 
 
-def lmm_summary(res: LMMResults, alpha: float = 0.05) -> Summary:
+def lmm_summary(res: Any, alpha: float = 0.05) -> Summary:
     """Model info, fixed-effects table and variance-components table."""
     ng = res.ngroups
     first = next(iter(ng)) if ng else None
-    sizes = (
-        np.bincount(res.model_blocks.random[res._groups[first][0]].codes)
-        if first
-        else np.array([0])
-    )
+    sizes = np.array([0])
+    if first:
+        blk = next(b for b in res.model_blocks.random if b.group == first)
+        sizes = np.bincount(blk.codes[blk.codes >= 0], minlength=blk.nlevels)
     info = {
         "Model:": "LMM (hierreg)",
         "Dependent Variable:": res.endog_name,

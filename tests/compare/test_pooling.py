@@ -14,8 +14,8 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 import hierreg_formula as hierreg  # noqa: E402
+from hierreg_formula.api import compare_pooling  # noqa: E402
 from hierreg_formula.compare.pooling import (  # noqa: E402
-    compare_pooling,
     no_pooling,
     per_level_ols,
     pooling_table,

@@ -26,16 +26,12 @@ def test_gradient_matches_central_differences(reml, levels):
     ]
     y = X @ np.array([1.0, 0.5]) + rng.normal(size=n)
     cp = cross_products(X, y, terms)
-    order = list(cp.order)
     theta = np.linspace(0.4, 1.3, len(levels))
 
     def dev(th):
-        fs = [np.array([[v]]) for v in th]
-        return profiled_deviance(factorize(cp, [fs[i] for i in order]), reml)
+        return profiled_deviance(factorize(cp, [np.array([[v]]) for v in th]), reml)
 
-    fs = [np.array([[v]]) for v in theta]
-    g = scalar_gradient(factorize(cp, [fs[i] for i in order]), theta[order], reml)
-    g = g[np.argsort(order)]
+    g = scalar_gradient(factorize(cp, [np.array([[v]]) for v in theta]), theta, reml)
     h = 1e-6
     num = np.array(
         [(dev(theta + h * e) - dev(theta - h * e)) / (2 * h) for e in np.eye(len(theta))]

@@ -70,7 +70,7 @@ def test_factor_matches_dense(seed, ks, levels):
     theta = np.abs(rng.normal(size=tmap.size)) + 0.1
     factors = tmap.factors(theta)
     cp = cross_products(X, y, terms)
-    f = factorize(cp, [factors[i] for i in cp.order])
+    f = factorize(cp, factors)
     ref = _dense(X, y, terms, factors)
     assert f.pwrss == pytest.approx(ref["pwrss"], rel=1e-10)
     assert f.logdet_L == pytest.approx(ref["ldL2"], rel=1e-10)
@@ -79,12 +79,11 @@ def test_factor_matches_dense(seed, ks, levels):
     b = np.concatenate([bt.ravel() for bt in f.b_by_term()])
     np.testing.assert_allclose(b, ref["b"], rtol=1e-8, atol=1e-10)
     np.testing.assert_allclose(f.fixed_precision(), ref["RX"], rtol=1e-9, atol=1e-9)
-    # conditional covariance blocks (caller order)
-    cc_int = f.cond_cov_blocks()
-    inv = np.argsort(cp.order)
+    # conditional covariance blocks, in the order of the terms
+    cc = f.cond_cov_blocks()
     off = 0
     for j, t in enumerate(terms):
-        blocks = cc_int[inv[j]]
+        blocks = cc[j]
         for lev in range(t.nlevels):
             sl = slice(off + lev * t.k, off + (lev + 1) * t.k)
             np.testing.assert_allclose(blocks[lev], ref["condcov"][sl, sl], rtol=1e-8, atol=1e-12)
@@ -97,7 +96,7 @@ def test_per_level_lambdas_and_ridge_on_beta():
     lams = [np.tril(lam) for lam in lams]
     cp = cross_products(X, y, terms)
     pen = 3.0 * np.eye(X.shape[1])
-    f = factorize(cp, [lams[i] for i in cp.order], xpen=pen)
+    f = factorize(cp, lams, xpen=pen)
     # dense: minimise ||y - X beta - Z Lam u||^2 + ||u||^2 + beta' pen beta
     Z = np.hstack([z_matrix(t).toarray() for t in terms])
     Lam = np.zeros((Z.shape[1], Z.shape[1]))
@@ -127,8 +126,8 @@ def test_sparse_fill_in_path_matches_pair_path(monkeypatch):
     monkeypatch.setattr(structure, "MAX_PAIRS", 0)
     cp_sparse = cross_products(X, y, terms)
     assert cp_pairs.pairs is not None and cp_sparse.pairs is None
-    f1 = factorize(cp_pairs, [fs[i] for i in cp_pairs.order])
-    f2 = factorize(cp_sparse, [fs[i] for i in cp_sparse.order])
+    f1 = factorize(cp_pairs, fs)
+    f2 = factorize(cp_sparse, fs)
     assert profiled_deviance(f1, True) == pytest.approx(profiled_deviance(f2, True), rel=1e-12)
     for c1, c2 in zip(f1.cond_cov_blocks(), f2.cond_cov_blocks(), strict=True):
         np.testing.assert_allclose(c1, c2, rtol=1e-10, atol=1e-14)

@@ -82,9 +82,9 @@ def test_unknown_method():
 
 
 def test_too_many_crossed_levels_is_a_clear_error(monkeypatch):
-    import hierreg_formula.models.checks as checks
+    import hierreg_formula.models.prepare as prepare
 
-    monkeypatch.setattr(checks, "MAX_DENSE_COLUMNS", 5)
+    monkeypatch.setattr(prepare, "MAX_DENSE_COLUMNS", 5)
     df = _data(G=12, per=8)
     df["h"] = np.tile(np.arange(8), 12)
     with pytest.raises(hierreg.EstimationError, match="dense matrix"):

@@ -10,7 +10,7 @@ import hierreg_formula as hierreg
 from tests.regularized.sim import simulate
 
 pytest.importorskip("sklearn")
-from hierreg_formula.regularized.sklearn import HierarchicalRegression  # noqa: E402
+from hierreg_formula.estimators import HierarchicalRegression  # noqa: E402
 
 
 @pytest.fixture(scope="module")

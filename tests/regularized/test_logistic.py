@@ -87,7 +87,7 @@ def test_response_expression_for_binomial():
 
 def test_sklearn_classifiers_match_the_formula(df):
     pytest.importorskip("sklearn")
-    from hierreg_formula.regularized.sklearn import HierarchicalClassifier, HierarchicalRegression
+    from hierreg_formula.estimators import HierarchicalClassifier, HierarchicalRegression
 
     res = hierreg.fit(F, df, method="regularized", alpha=0.05, family="binomial")
     probs = res.predict(df.head()).to_numpy()

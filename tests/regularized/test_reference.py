@@ -6,16 +6,14 @@ REFERENCE entries are tight independent solves of hierreg's two objectives on
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pandas as pd
 import pytest
 
 import hierreg_formula as hierreg
-from tests.conftest import SHARED
+from tests.conftest import REFERENCE, load_json, require
 
-REF = SHARED / "reference" / "hierreg"
+REF = REFERENCE / "hierreg"
 FORMULA = "y ~ x1 + x2 + x3 + (1 + x1 + x2 + x3 | g)"
 KEYS = {
     "squared": "casadi_loss_l2reg={}_REFERENCE(closed form)",
@@ -25,14 +23,12 @@ KEYS = {
 
 @pytest.fixture(scope="module")
 def ref():
-    if not (REF / "hierreg_small.json").exists():
-        pytest.skip("hierreg reference not available")
-    return json.loads((REF / "hierreg_small.json").read_text())["results"]
+    return load_json(REF / "hierreg_small.json")["results"]
 
 
 @pytest.fixture(scope="module")
 def data():
-    return pd.read_csv(REF / "small_data.csv")
+    return pd.read_csv(require(REF / "small_data.csv"))
 
 
 @pytest.mark.parametrize("alpha", [100.0, 0.1])
@@ -57,7 +53,7 @@ def test_formula_fit_matches_hierreg_reference(ref, data, alpha, loss):
     ],
 )
 def test_sklearn_estimator_matches_hierreg_reference(ref, data, alpha, kwargs, loss):
-    from hierreg_formula.regularized.sklearn import HierarchicalRegression
+    from hierreg_formula.estimators import HierarchicalRegression
 
     r = ref[KEYS[loss].format(alpha)]
     est = HierarchicalRegression(l2_reg=alpha, **kwargs)

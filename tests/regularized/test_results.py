@@ -8,7 +8,7 @@ import pytest
 
 import hierreg_formula as hierreg
 from hierreg_formula.regularized import RegularizedResults
-from hierreg_formula.results.base import HierarchicalFitBase
+from hierreg_formula.results.base import MixedResultsBase
 from tests.regularized.sim import simulate
 
 F = "y ~ x + (x | g)"
@@ -22,7 +22,7 @@ def fitted():
 
 def test_results_api(fitted):
     df, res = fitted
-    assert isinstance(res, RegularizedResults) and isinstance(res, HierarchicalFitBase)
+    assert isinstance(res, RegularizedResults) and isinstance(res, MixedResultsBase)
     assert res.alpha == 1e-3 and res.loss == "squared" and res.family == "gaussian"
     assert res.cv_results_ is None and res.method == "regularized"
     assert list(res.params.index) == ["Intercept", "x"]

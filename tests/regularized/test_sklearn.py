@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import FunctionTransformer  # noqa: E402
 from sklearn.utils.estimator_checks import parametrize_with_checks  # noqa: E402
 
-from hierreg_formula.regularized.sklearn import (  # noqa: E402
+from hierreg_formula.estimators import (  # noqa: E402
     FormulaHierarchicalRegression,
     HierarchicalClassifier,
     HierarchicalRegression,

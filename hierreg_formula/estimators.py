@@ -38,6 +38,8 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -48,10 +50,14 @@ from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
 from sklearn.utils.validation import check_array, check_is_fitted, column_or_1d
 
-from ..formula.blocks import DesignBlocks, RandomBlock
-from ..formula.grouping import Grouping
-from .fit import fit_regularized_blocks
-from .response import binary_response
+from .core.structure import TermArrays, random_part
+from .exceptions import DataError
+from .formula.blocks import DesignBlocks, RandomBlock
+from .formula.grouping import Grouping
+from .regularized.fit import fit_regularized_blocks
+from .regularized.response import binary_response
+
+__all__ = ["FormulaHierarchicalRegression", "HierarchicalClassifier", "HierarchicalRegression"]
 
 SOLVER_INTERFACES = {"cvxpy": "norm", "casadi": "squared"}
 
@@ -119,6 +125,66 @@ def _codes(grouping: Grouping, values: Any) -> np.ndarray:
         pos = np.minimum(np.searchsorted(lv, ints), len(lv) - 1)
         return np.where(lv[pos] == ints, pos, -1).astype(np.int64)
     return grouping.codes(pd.DataFrame({grouping.factors[0]: values}))
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    """The recipe of an array-built design (the estimators'), to rebuild it on new data.
+
+    ``est.result_.predict(newdata)`` reads the feature columns (``feature_names``:
+    the DataFrame's names at fit time, else ``x0, x1, ...``) and the grouping
+    columns (``est.result_.group_names``) of ``newdata`` by name.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(60, 1)); g = rng.integers(0, 3, 60)
+    >>> est = HierarchicalRegression(l2_reg=0.1).fit(X, X[:, 0] + g, g)
+    >>> new = pd.DataFrame({"x0": X[:2, 0], "group": g[:2]})
+    >>> np.allclose(est.result_.predict(new), est.predict(X[:2], g[:2]))
+    True
+    """
+
+    feature_names: tuple[str, ...]
+    fit_intercept: bool
+    x_names: tuple[str, ...]
+    groupings: tuple[Grouping, ...]
+
+    def reordered(self, order: Sequence[int]) -> ArraySpec:
+        return replace(self, groupings=tuple(self.groupings[i] for i in order))
+
+    def design(self, Xa: np.ndarray, cols: list[tuple[str, Any]], index: pd.Index) -> DesignBlocks:
+        Xd = _with_intercept(Xa) if self.fit_intercept else Xa
+        blocks = [
+            RandomBlock(g.name, _codes(g, values), g.levels, Xd, list(self.x_names))
+            for g, (_, values) in zip(self.groupings, cols, strict=True)
+        ]
+        return DesignBlocks(
+            y=None, y_name="y", X=Xd, x_names=list(self.x_names), random=blocks, index=index
+        )
+
+    def rebuild(self, data: pd.DataFrame | Mapping[str, Any], response: bool = False):
+        df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
+        names = [g.name for g in self.groupings]
+        missing = [c for c in (*self.feature_names, *names) if c not in df.columns]
+        if missing:
+            raise DataError(
+                f"column(s) {', '.join(map(repr, missing))} not found in the new data; the "
+                f"model reads the features {list(self.feature_names)} and the groups {names}"
+            )
+        Xa = df[list(self.feature_names)].to_numpy(dtype=np.float64)
+        if not np.isfinite(Xa).all():
+            raise DataError("the new data have non-finite feature values (NaN or inf)")
+        cols = [(nm, df[nm].reset_index(drop=True)) for nm in names]
+        return self.design(Xa, cols, df.index)
+
+
+def _with_intercept(Xa: np.ndarray) -> np.ndarray:
+    Xd = np.empty((Xa.shape[0], Xa.shape[1] + 1))
+    Xd[:, 0] = 1.0
+    Xd[:, 1:] = Xa
+    return Xd
 
 
 # ------------------------------------------------------------------ estimators
@@ -202,7 +268,9 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
         gc = self.group_cols
         return list(gc) if isinstance(gc, (list, tuple, np.ndarray, pd.Index)) else [gc]
 
-    def _split(self, X: Any, groups: Any) -> tuple[np.ndarray, Any, list[str], int]:
+    def _split(
+        self, X: Any, groups: Any, predicting: bool = False
+    ) -> tuple[np.ndarray, Any, list[str], int]:
         """``X`` as floats without the group columns, the groups, names, columns passed."""
         if isinstance(X, pd.DataFrame):
             ncols = X.shape[1]
@@ -210,6 +278,15 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
             if not sp.issparse(X):  # sparse X: check_array below says it is not supported
                 X = np.asarray(X)
             ncols = X.shape[1] if X.ndim == 2 else None
+        known = getattr(self, "feature_names_in_", None) if predicting else None
+        if known is not None and isinstance(X, pd.DataFrame):
+            given = [str(c) for c in X.columns]
+            if given != [str(c) for c in known]:
+                raise ValueError(
+                    "the columns of X differ from those seen in fit (renamed, reordered, added "
+                    f"or missing): fit {list(map(str, known))}, now {given}; predictions would "
+                    "use the wrong columns"
+                )
         if groups is None and self.group_cols is not None:
             cols = self._group_col_list()
             if isinstance(X, pd.DataFrame):
@@ -235,12 +312,7 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
         return Xa, groups, names, Xa.shape[1] if ncols is None else ncols
 
     def _design(self, Xa: np.ndarray) -> np.ndarray:
-        if not self.fit_intercept:
-            return Xa
-        Xd = np.empty((Xa.shape[0], Xa.shape[1] + 1))
-        Xd[:, 0] = 1.0
-        Xd[:, 1:] = Xa
-        return Xd
+        return _with_intercept(Xa) if self.fit_intercept else Xa
 
     def _loss(self) -> str:
         if self.solver_interface is None:
@@ -299,17 +371,12 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
             raise ValueError(f"y has {len(yv)} rows, X has {n}")
         self._with_groups = groups is not None
         cols = _group_columns(groups, n) if groups is not None else [("group", np.zeros(n, int))]
-        Xd = self._design(Xa)
         x_names = (["Intercept"] if self.fit_intercept else []) + names
-        self._groupings = []
-        blocks = []
-        for name, values in cols:
-            grouping, codes = _fit_grouping(name, values)
-            self._groupings.append(grouping)
-            blocks.append(RandomBlock(name, codes, grouping.levels, Xd, x_names))
-        design = DesignBlocks(
-            y=yv, y_name="y", X=Xd, x_names=x_names, random=blocks, index=pd.RangeIndex(n)
+        self._groupings = [_fit_grouping(name, values)[0] for name, values in cols]
+        spec = ArraySpec(
+            tuple(names), bool(self.fit_intercept), tuple(x_names), tuple(self._groupings)
         )
+        design = replace(spec.design(Xa, cols, pd.RangeIndex(n)), y=yv, spec=spec)
         res = fit_regularized_blocks(
             "",
             design,
@@ -328,7 +395,8 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
         coef = np.zeros(len(x_names))
         coef[[x_names.index(c) for c in kept]] = res._beta
         self.coef_ = coef
-        self.v_ = [np.asarray(b) for b in res._b]
+        effects = res.random_effects  # keyed by grouping (the fit may reorder them)
+        self.v_ = [effects[g.name].to_numpy() for g in self._groupings]
         self._x_names = x_names
         self.alpha_ = res.alpha
         self.cv_results_ = res.cv_results_
@@ -361,14 +429,13 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
 
     def _eta(self, X: Any, groups: Any) -> np.ndarray:
         check_is_fitted(self, "coef_")
-        Xa, groups, _, ncols = self._split(X, groups)
+        Xa, groups, _, ncols = self._split(X, groups, predicting=True)
         if ncols != self.n_features_in_:
             raise ValueError(
                 f"X has {ncols} features, but {type(self).__name__} is expecting "
                 f"{self.n_features_in_} features as input"
             )
         Xd = self._design(Xa)
-        eta = Xd @ self.coef_
         if groups is None:
             if self._with_groups:
                 raise ValueError(
@@ -380,11 +447,11 @@ class HierarchicalRegression(RegressorMixin, BaseEstimator):
             cols = _group_columns(groups, len(Xa))
         if len(cols) != len(self._groupings):
             raise ValueError(f"groups has {len(cols)} columns, fitted with {len(self._groupings)}")
-        for (_, values), grouping, v in zip(cols, self._groupings, self.v_, strict=True):
-            codes = _codes(grouping, values)  # matched by position, as hierreg
-            seen = codes >= 0
-            eta = eta + np.where(seen, np.einsum("nk,nk->n", Xd, v[np.where(seen, codes, 0)]), 0.0)
-        return eta
+        terms = [  # matched by position, as hierreg; unseen levels (code -1) add nothing
+            TermArrays(_codes(grouping, values), grouping.levels.size, Xd)
+            for (_, values), grouping in zip(cols, self._groupings, strict=True)
+        ]
+        return Xd @ self.coef_ + random_part(terms, self.v_)
 
     def predict(self, X: Any, groups: Any = None, prob: bool = False) -> np.ndarray:
         """Predictions; unseen groups get only the shared coefficients.
@@ -543,7 +610,7 @@ class FormulaHierarchicalRegression(RegressorMixin, BaseEstimator):
 
     def fit(self, X: pd.DataFrame, y: Any = None) -> FormulaHierarchicalRegression:
         """Fit the formula on the DataFrame ``X`` (which holds the response)."""
-        from ..api import fit as _fit
+        from .api import fit as _fit
 
         kw: dict[str, Any] = {}
         if self.method == "regularized":

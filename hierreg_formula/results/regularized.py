@@ -20,18 +20,21 @@ from scipy.special import expit
 from statsmodels.iolib.summary2 import Summary
 
 from ..formula.blocks import DesignBlocks
-from ..results.base import HierarchicalFitBase
+from .base import MixedResultsBase, theta_names
 
 KINDS = ("prob", "label", "link")
 
 
-class RegularizedResults(HierarchicalFitBase):
+class RegularizedResults(MixedResultsBase):
     """Shared coefficients ``w`` (``params``) and penalized group deviations.
 
     ``random_effects`` holds the deviations ``v`` of every level, ``coef()`` the
-    per-level totals ``w + v``.  Standard errors and p-values are not reported:
-    the penalty biases the estimates towards the shared fit, so the sampling
-    theory behind them does not apply.
+    per-level totals ``w + v``.  Standard errors and p-values are not reported
+    (``bse``, ``pvalues``, ``conf_int()``, ``random_effects_sd`` are NaN): the
+    penalty biases the estimates towards the shared fit, so the sampling theory
+    behind them does not apply.  ``llf``, ``deviance``, ``aic`` and ``bic`` are
+    NaN (a penalized fit is not a likelihood fit); ``objective`` is the minimised
+    penalized objective.
 
     Parameters
     ----------
@@ -40,7 +43,10 @@ class RegularizedResults(HierarchicalFitBase):
     w, v:
         Shared coefficients ``(p,)`` and the deviations per random block ``(L, k)``.
     alpha:
-        The penalty used (``"reml"`` for the REML variance ratio).
+        The penalty used (NaN for ``alpha="reml"``, whose penalty is the REML
+        variance ratio, not hierreg's).
+    alpha_request:
+        What was asked: a number, ``"cv"`` or ``"reml"``.
     loss, family:
         ``"squared"``/``"norm"`` and ``"gaussian"``/``"binomial"``.
     objective:
@@ -50,7 +56,11 @@ class RegularizedResults(HierarchicalFitBase):
     labels:
         ``(negative, positive)`` response labels of a binomial fit.
     converged, theta, data:
-        Solver status, REML ``theta`` (``alpha="reml"``) and the fitting data.
+        Solver status, the relative covariance parameters when they are one per
+        term (REML's for ``alpha="reml"``; ``1 / sqrt(n alpha)`` on the diagonal
+        with ``weight_by_nobs=False``) and the fitting data.
+    dropped_columns:
+        Fixed-effects columns dropped as linearly dependent.
     """
 
     def __init__(
@@ -60,7 +70,8 @@ class RegularizedResults(HierarchicalFitBase):
         blocks: DesignBlocks,
         w: np.ndarray,
         v: list[np.ndarray],
-        alpha: float | str,
+        alpha: float,
+        alpha_request: float | str,
         loss: str,
         family: str,
         objective: float | None = None,
@@ -69,11 +80,19 @@ class RegularizedResults(HierarchicalFitBase):
         converged: bool = True,
         theta: np.ndarray | None = None,
         data: Any = None,
+        dropped_columns: tuple[str, ...] | list[str] = (),
     ) -> None:
         super().__init__(
-            formula=formula, blocks=blocks, beta=w, b=v, method="regularized", data=data
+            formula=formula,
+            blocks=blocks,
+            beta=w,
+            b=v,
+            method="regularized",
+            dropped_columns=dropped_columns,
+            data=data,
         )
-        self._alpha = alpha
+        self._alpha = float(alpha)
+        self._alpha_request = alpha_request
         self._loss = loss
         self._family = family
         self._objective = objective
@@ -82,10 +101,18 @@ class RegularizedResults(HierarchicalFitBase):
         self._converged = converged
         self._theta = theta
 
+    has_inference = False
+
     @property
-    def alpha(self) -> float | str:
-        """The penalty used (hierreg's ``l2_reg``; ``"reml"`` for the REML ratio)."""
+    def alpha(self) -> float:
+        """The penalty used (hierreg's ``l2_reg``; chosen by cross-validation for
+        ``alpha="cv"``; NaN for ``alpha="reml"``)."""
         return self._alpha
+
+    @property
+    def alpha_request(self) -> float | str:
+        """The penalty as requested: a number, ``"cv"`` or ``"reml"``."""
+        return self._alpha_request
 
     @property
     def loss(self) -> str:
@@ -98,18 +125,22 @@ class RegularizedResults(HierarchicalFitBase):
         return self._family
 
     @property
-    def objective(self) -> float | None:
-        """Minimum of the objective on hierreg's scale (``None`` for ``alpha="reml"``)."""
-        return self._objective
+    def objective(self) -> float:
+        """Minimum of the objective on hierreg's scale (NaN for ``alpha="reml"``)."""
+        return float("nan") if self._objective is None else float(self._objective)
 
     @property
     def converged(self) -> bool:
         return self._converged
 
     @property
-    def theta(self) -> np.ndarray | None:
-        """REML's relative covariance parameters (``alpha="reml"`` only)."""
-        return self._theta
+    def theta(self) -> pd.Series:
+        """Relative covariance parameters in lme4's layout, when one factor per term
+        describes the penalty (``alpha="reml"``, or ``weight_by_nobs=False``); NaN
+        otherwise (hierreg's ``1/n_k`` weights give every level its own factor)."""
+        names = theta_names(self._blocks.random)
+        values = np.full(len(names), np.nan) if self._theta is None else self._theta
+        return pd.Series(values, index=names, name="theta")
 
     @property
     def cv_results_(self) -> pd.DataFrame | None:
@@ -134,7 +165,7 @@ class RegularizedResults(HierarchicalFitBase):
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        eta, index = self._linear_predictor(newdata, include_random)
+        eta, index = self._linear_predictor(newdata, include_random, None)
         if self._family != "binomial" or kind == "link":
             return pd.Series(eta, index=index, name="predicted")
         prob = expit(eta)
@@ -154,8 +185,9 @@ class RegularizedResults(HierarchicalFitBase):
             raise ValueError("predict_labels is for family='binomial'")
         return self.predict(newdata, include_random, kind="label")
 
-    def summary(self) -> Summary:
-        """Model information and the shared coefficients (no standard errors).
+    def summary(self, alpha: float = 0.05) -> Summary:
+        """Model information and the shared coefficients (no standard errors; ``alpha``,
+        the level of the intervals of other results, has nothing to set here).
 
         Examples
         --------
@@ -168,14 +200,14 @@ class RegularizedResults(HierarchicalFitBase):
         """
         smry = Summary()
         smry.add_title("Regularized Hierarchical Regression Results")
-        alpha = self._alpha if isinstance(self._alpha, str) else f"{self._alpha:.6g}"
+        pen = "reml" if self._alpha_request == "reml" else f"{self._alpha:.6g}"
         info = {
             "Model:": f"regularized ({self._family})",
             "Dependent Variable:": self.endog_name,
             "No. Observations:": str(self.nobs),
             "Loss:": self._loss,
             "No. Groups:": ", ".join(f"{g}: {n}" for g, n in self.ngroups.items()),
-            "alpha (l2_reg):": alpha,
+            "alpha (l2_reg):": pen,
             "Objective:": "-" if self._objective is None else f"{self._objective:.6g}",
             "Converged:": "Yes" if self._converged else "No",
         }
@@ -199,7 +231,7 @@ class RegularizedResults(HierarchicalFitBase):
             "Penalized estimates: no standard errors or p-values are reported (the penalty "
             "biases the estimates; their usual sampling theory does not apply)."
         )
-        if self._alpha == "reml":
+        if self._alpha_request == "reml":
             smry.add_text("alpha='reml': deviations are the REML mixed model's conditional modes.")
         if self._cv is not None:
             smry.add_text(
