@@ -59,9 +59,9 @@ from hierreg_formula.core.structure import TermArrays  # noqa: E402
 from hierreg_formula.formula import build_design  # noqa: E402
 from hierreg_formula.inference import (  # noqa: E402
     DenseSizeError,
-    LMMProblem,
+    ModelArrays,
     anova_tests,
-    fit_cp,
+    fit_arrays,
     fixed_terms_from_spec,
     full_dummy_blocks,
     kr_adjustment,
@@ -72,7 +72,7 @@ from hierreg_formula.inference import (  # noqa: E402
     type3_contrasts,
     varpar_covariance,
 )
-from hierreg_formula.models.lmm import term_arrays  # noqa: E402
+from hierreg_formula.models.prepare import prepare  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "inference.json"
@@ -106,9 +106,9 @@ def peak_mb(fn) -> float:
 def setup(name: str):
     formula, data = MODELS[name]
     df = hierreg.load_dataset(data)
-    blocks = build_design(formula, df)
-    prob = LMMProblem.from_arrays(blocks.X, blocks.y, term_arrays(blocks))
-    est = fit_cp(prob, prob.cp, reml=True)
+    pm = prepare(build_design(formula, df))
+    blocks, prob = pm.blocks, ModelArrays.from_prepared(pm)
+    est = fit_arrays(prob, reml=True)
     return blocks, prob, est, df
 
 
@@ -172,9 +172,9 @@ def crossed_12k() -> dict:
     y = 1 + 0.5 * x + rng.normal(size=La)[a] + 0.5 * rng.normal(size=Lb)[b] + rng.normal(size=n)
     X = np.column_stack([np.ones(n), x])
     terms = [TermArrays(a, La, np.ones((n, 1))), TermArrays(b, Lb, np.ones((n, 1)))]
-    prob = LMMProblem.from_arrays(X, y, terms)
+    prob = ModelArrays.from_arrays(X, y, terms)
     t0 = time.perf_counter()
-    est = fit_cp(prob, prob.cp, reml=True)
+    est = fit_arrays(prob, reml=True)
     out: dict = {"n": n, "q": prob.q, "fit_s": time.perf_counter() - t0}
     try:
         kr_adjustment(prob, est.theta, est.sigma)
@@ -195,9 +195,9 @@ def synthetic_1m() -> dict:
     b = rng.multivariate_normal([0.0, 0.0], [[1.0, 0.3], [0.3, 0.5]], size=L)
     y = 1.0 + 2.0 * x + b[g, 0] + b[g, 1] * x + rng.normal(size=n)
     X = np.column_stack([np.ones(n), x])
-    prob = LMMProblem.from_arrays(X, y, [TermArrays(g, L, X.copy())])
+    prob = ModelArrays.from_arrays(X, y, [TermArrays(g, L, X.copy())])
     t0 = time.perf_counter()
-    est = fit_cp(prob, prob.cp, reml=True)
+    est = fit_arrays(prob, reml=True)
     out: dict = {"n": n, "q": prob.q, "fit_s": time.perf_counter() - t0}
     out["satterthwaite_analytic"] = timed(lambda: satt(prob, est, "analytic"), 5)
     out["kenward_roger"] = timed(lambda: kr(prob, est), 5)

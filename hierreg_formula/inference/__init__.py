@@ -1,6 +1,6 @@
 """Small-sample inference for linear mixed models: pure functions on arrays.
 
-- :mod:`.problem`: the model arrays (:class:`LMMProblem`), weights/offset folded in.
+- :mod:`.arrays`: the model arrays (:class:`ModelArrays`), weights/offset folded in.
 - :mod:`.qspace`: marginal-covariance quantities in ``q`` dimensions (no ``n x n``).
 - :mod:`.varpar`: covariance of ``(theta, sigma)`` and the Jacobian of ``cov(beta)``.
 - :mod:`.satterthwaite`, :mod:`.kenward_roger`: df, adjusted covariance, t and F tests.
@@ -13,6 +13,7 @@
 - :mod:`.refit`: refits on modified cross-products (no design rebuild).
 """
 
+from .arrays import ModelArrays
 from .bootstrap import BootstrapResult, parametric_bootstrap, simulate_responses
 from .contrasts import (
     FixedTerm,
@@ -26,11 +27,10 @@ from .kenward_roger import KRAdjustment, kr_adjustment, kr_df, kr_f, kr_for_esti
 from .lrt import LRTResult, ModelComparison, compare_models, lrt
 from .names import VarParNames, lme4_term_order, varpar_names
 from .prediction import PredictionResult, fixed_prediction
-from .problem import LMMProblem
 from .profile import ConfIntResult, ParameterProfile, Profiler, profile_confint, profile_grid
 from .qspace import DenseSizeError, MarginalQuantities
 from .r2 import VarianceDecomposition, nakagawa_r2
-from .refit import fit_cp, refit_ml
+from .refit import CoreRefitter, fit_arrays, refit_ml
 from .satterthwaite import (
     FTestResult,
     TTestResult,
@@ -47,7 +47,7 @@ __all__ = [
     "FTestResult",
     "FixedTerm",
     "KRAdjustment",
-    "LMMProblem",
+    "ModelArrays",
     "LRTResult",
     "MarginalQuantities",
     "ModelComparison",
@@ -61,7 +61,8 @@ __all__ = [
     "anova_frame",
     "anova_tests",
     "compare_models",
-    "fit_cp",
+    "fit_arrays",
+    "CoreRefitter",
     "fixed_prediction",
     "fixed_terms_from_spec",
     "full_dummy_blocks",

@@ -18,12 +18,12 @@ Example
 -------
 >>> import numpy as np
 >>> from hierreg_formula.core.structure import TermArrays
->>> from hierreg_formula.inference.problem import LMMProblem
+>>> from hierreg_formula.inference.arrays import ModelArrays
 >>> from hierreg_formula.inference.qspace import MarginalQuantities
 >>> rng = np.random.default_rng(0)
 >>> g = rng.integers(0, 6, 40)
->>> prob = LMMProblem.from_arrays(np.ones((40, 1)), rng.normal(size=40), [TermArrays(g, 6, np.ones((40, 1)))])
->>> bd, dense = BlockDiagonalQuantities(prob, np.array([0.7])), MarginalQuantities(prob, np.array([0.7]))
+>>> arrays = ModelArrays.from_arrays(np.ones((40, 1)), rng.normal(size=40), [TermArrays(g, 6, np.ones((40, 1)))])
+>>> bd, dense = BlockDiagonalQuantities(arrays, np.array([0.7])), MarginalQuantities(arrays, np.array([0.7]))
 >>> bool(np.allclose(bd.ZPZ.toarray(), dense.ZPZ))
 True
 """
@@ -34,7 +34,7 @@ import functools
 
 import numpy as np
 
-from .problem import LMMProblem
+from .arrays import ModelArrays
 from .qspace import MarginalQuantities
 
 
@@ -102,7 +102,7 @@ class BlockLowRank:
 class BlockDiagonalQuantities:
     """:class:`~.qspace.MarginalQuantities` for a single random term, in ``O(L k^2 p^2)``."""
 
-    def __init__(self, problem: LMMProblem, theta: np.ndarray) -> None:
+    def __init__(self, problem: ModelArrays, theta: np.ndarray) -> None:
         if len(problem.terms) != 1:
             raise ValueError("BlockDiagonalQuantities needs exactly one random term")
         self.problem = problem
@@ -117,7 +117,7 @@ class BlockDiagonalQuantities:
         self.T = problem.factors(self.theta)[0]
         self.D = cp.D1  # (L, k, k) = Z_l'Z_l
         self.B3 = cp.P1[:, :, :p]  # (L, k, p) = Z_l'X
-        self.c3 = cp.P1[:, :, p]  # (L, k) = Z_l'y
+        self.c3 = problem.Ztr.reshape(self.L, self.k)  # Z_l'r, r = y - X gamma
         T = self.T
         A = np.einsum("yx,lyz,zw->lxw", T, self.D, T)
         A[:, np.arange(self.k), np.arange(self.k)] += 1.0
@@ -147,21 +147,25 @@ class BlockDiagonalQuantities:
 
     @functools.cached_property
     def Xvy(self) -> np.ndarray:
-        return self.problem.Xty - np.einsum("lxp,lx->p", self.LtB, self.hc)
+        return self.problem.Xtr - np.einsum("lxp,lx->p", self.LtB, self.hc)
+
+    @functools.cached_property
+    def beta_r(self) -> np.ndarray:
+        return self.Minv @ self.Xvy
 
     @functools.cached_property
     def beta(self) -> np.ndarray:
-        return self.Minv @ self.Xvy
+        return self.beta_r + self.problem.ols
 
     @functools.cached_property
     def ZPy(self) -> np.ndarray:
         zvy = self.c3 - np.einsum("lxy,ly->lx", self.DT, self.hc)
-        return zvy.ravel() - self.U @ self.beta
+        return zvy.ravel() - self.U @ self.beta_r
 
     @functools.cached_property
     def pwrss(self) -> float:
-        yvy = self.problem.yty - float(np.sum(self.Ltc * self.hc))
-        return float(yvy - self.Xvy @ self.beta)
+        yvy = self.problem.rtr - float(np.sum(self.Ltc * self.hc))
+        return float(yvy - self.Xvy @ self.beta_r)
 
     # ------------------------------------------------------------- matrices
     @functools.cached_property
@@ -204,7 +208,7 @@ class BlockDiagonalQuantities:
 
 
 def marginal_quantities(
-    problem: LMMProblem, theta: np.ndarray, max_q: int | None = None
+    problem: ModelArrays, theta: np.ndarray, max_q: int | None = None
 ) -> MarginalQuantities | BlockDiagonalQuantities:
     """The block-diagonal quantities for one random term, else the dense q-space ones."""
     if len(problem.terms) == 1:

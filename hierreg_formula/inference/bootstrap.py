@@ -2,7 +2,7 @@
 
 Responses are simulated from the fitted model, ``y* = X beta + sigma (Z Lambda u + e)``
 with ``u ~ N(0, I_q)`` and ``e ~ N(0, I_n)`` (so ``b* ~ N(0, sigma^2 Lambda Lambda')``;
-on the working scale of prior weights, see :class:`~.problem.LMMProblem`), and the
+on the working scale of prior weights, see :class:`~.arrays.ModelArrays`), and the
 model is refitted to each by the same criterion (REML or ML).  A refit changes
 only the response: its cross-products ``Z'y*``, ``X'y*`` and ``y*'y*`` are computed
 for a chunk of replicates at once (one sparse product) and swapped into the
@@ -18,13 +18,13 @@ Example
 -------
 >>> import numpy as np
 >>> from hierreg_formula.core.structure import TermArrays
->>> from hierreg_formula.inference.problem import LMMProblem
+>>> from hierreg_formula.inference.arrays import ModelArrays
 >>> rng = np.random.default_rng(0)
 >>> g = np.repeat(np.arange(8), 5)
 >>> y = 1.0 + rng.normal(size=8)[g] + rng.normal(size=40)
->>> prob = LMMProblem.from_arrays(np.ones((40, 1)), y, [TermArrays(g, 8, np.ones((40, 1)))])
->>> b1 = parametric_bootstrap(prob, nsim=20, seed=1)
->>> b2 = parametric_bootstrap(prob, nsim=20, seed=1, n_jobs=2)
+>>> arrays = ModelArrays.from_arrays(np.ones((40, 1)), y, [TermArrays(g, 8, np.ones((40, 1)))])
+>>> b1 = parametric_bootstrap(arrays, nsim=20, seed=1)
+>>> b2 = parametric_bootstrap(arrays, nsim=20, seed=1, n_jobs=2)
 >>> b1.replicates.shape, bool(np.array_equal(b1.replicates, b2.replicates))
 ((20, 3), True)
 """
@@ -39,18 +39,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
-from ..core.lmm import DevianceFunction, LMMEstimate, _optimize, _optimize_gradient
-from ..core.theta import ThetaMap
+from ..core.lmm import LMMEstimate
+from ..exceptions import EstimationError
+from .arrays import ModelArrays
 from .names import varpar_names
-from .problem import LMMProblem
 from .profile import ParameterMap
-from .refit import (
-    fit_cp,
-    sorted_response_products,
-    theta_from_sorted,
-    theta_to_sorted,
-    with_response,
-)
+from .refit import CoreRefitter, fit_arrays
 
 
 @dataclass
@@ -101,7 +95,7 @@ def replicate_generators(seed: int | None, nsim: int) -> list[np.random.SeedSequ
 
 
 def simulate_responses(
-    prob: LMMProblem,
+    arrays: ModelArrays,
     est: LMMEstimate,
     seeds: Sequence[np.random.SeedSequence],
 ) -> np.ndarray:
@@ -110,14 +104,14 @@ def simulate_responses(
     Each replicate is computed on its own (matrix-vector products), so its value
     does not depend on which other replicates are simulated with it.
     """
-    Lam = prob.lambda_matrix(est.theta)
-    mu = prob.X @ est.beta
-    out = np.empty((len(seeds), prob.n))
+    Lam = arrays.lambda_matrix(est.theta)
+    mu = arrays.X @ est.beta
+    out = np.empty((len(seeds), arrays.n))
     for i, s in enumerate(seeds):  # one generator per replicate (reproducible by index)
         rng = np.random.default_rng(s)
-        u = rng.standard_normal(prob.q)
-        e = rng.standard_normal(prob.n)
-        out[i] = mu + est.sigma * (prob.Z @ (Lam @ u) + e)
+        u = rng.standard_normal(arrays.q)
+        e = rng.standard_normal(arrays.n)
+        out[i] = mu + est.sigma * (arrays.Z @ (Lam @ u) + e)
     return out
 
 
@@ -125,56 +119,40 @@ def simulate_responses(
 class _Refitter:
     """Everything a worker needs to refit a chunk (picklable)."""
 
-    prob: LMMProblem
+    arrays: ModelArrays
     est: LMMEstimate
-    reml: bool
+    refitter: CoreRefitter
     statistic: Callable[[LMMEstimate], np.ndarray] | None
 
-    def default_stat(self, theta: np.ndarray, sigma: float, beta: np.ndarray) -> np.ndarray:
-        pmap = _param_map(self.prob)
-        return np.concatenate([pmap.from_theta(theta, sigma, self.prob.factors(theta)), beta])
-
-    def fit_one(
-        self, y: np.ndarray, zy: np.ndarray, xy: np.ndarray, yy: float
-    ) -> tuple[np.ndarray, bool]:
-        prob = self.prob
-        cp = with_response(prob.cp, zy, xy, yy)
-        if self.statistic is not None:
-            est = fit_cp(prob, cp, self.reml, theta0=self.est.theta)
-            return np.asarray(self.statistic(est), dtype=float), est.converged
-        # lean refit: the optimiser and one factorization (no conditional covariances)
-        tmap = ThetaMap([prob.terms[i].k for i in prob.order])
-        fun = DevianceFunction(cp, tmap, self.reml)
-        x0 = theta_to_sorted(prob, self.est.theta)
-        converged = False
-        th = x0
-        if all(t.k == 1 for t in prob.terms):
-            th, _, converged, _ = _optimize_gradient(fun, x0, tmap.lower, 100_000)
-        if not converged:
-            th, _, converged, _ = _optimize(fun, th, tmap.lower, 1e-10, 1e-12, 100_000)
-        f = fun.factor(th)
-        sigma = float(np.sqrt(f.pwrss / (cp.n - cp.p if self.reml else cp.n)))
-        theta = theta_from_sorted(prob, th)
-        return self.default_stat(theta, sigma, f.beta), converged
+    def default_stat(self, est: LMMEstimate) -> np.ndarray:
+        pmap = _param_map(self.arrays)
+        return np.concatenate([pmap.from_theta(est.theta, est.sigma, est.factors), est.beta])
 
     def run(self, seeds: Sequence[np.random.SeedSequence]) -> tuple[np.ndarray, np.ndarray]:
-        Y = simulate_responses(self.prob, self.est, seeds)
+        Y = simulate_responses(self.arrays, self.est, seeds)
         out, conv = [], []
-        for i in range(len(seeds)):
-            zy, xy, yy = sorted_response_products(self.prob, Y[i])
-            s, c = self.fit_one(Y[i], zy, xy, yy)
-            out.append(s)
-            conv.append(c)
-        return np.array(out), np.array(conv)
+        for y in Y:
+            try:
+                est = self.refitter.fit(y, theta0=self.est.theta)
+            except (EstimationError, np.linalg.LinAlgError):
+                out.append(None)
+                conv.append(False)
+                continue
+            stat = self.statistic(est) if self.statistic is not None else self.default_stat(est)
+            out.append(np.asarray(stat, dtype=float))
+            conv.append(bool(est.converged))
+        width = next((len(o) for o in out if o is not None), 0)
+        rows = [o if o is not None else np.full(width, np.nan) for o in out]
+        return np.array(rows), np.array(conv)
 
 
-def _param_map(prob: LMMProblem) -> ParameterMap:
+def _param_map(arrays: ModelArrays) -> ParameterMap:
     names = varpar_names(
-        [f"g{i + 1}" for i in range(len(prob.terms))],
-        [[f"c{j + 1}" for j in range(t.k)] for t in prob.terms],
-        prob.nlevels,
+        [f"g{i + 1}" for i in range(len(arrays.terms))],
+        [[f"c{j + 1}" for j in range(t.k)] for t in arrays.terms],
+        arrays.nlevels,
     )
-    return ParameterMap(names, prob.ks)
+    return ParameterMap(names, arrays.ks)
 
 
 def _chunks(n: int, size: int) -> list[slice]:
@@ -182,7 +160,7 @@ def _chunks(n: int, size: int) -> list[slice]:
 
 
 def parametric_bootstrap(
-    prob: LMMProblem,
+    arrays: ModelArrays,
     est: LMMEstimate | None = None,
     nsim: int = 1000,
     seed: int | None = None,
@@ -198,7 +176,7 @@ def parametric_bootstrap(
 
     Parameters
     ----------
-    prob, est: the model arrays and its fit (fitted here by REML if None).
+    arrays, est: the model arrays and its fit (fitted here by REML if None).
     nsim, seed: number of replicates and the seed (``None``: fresh entropy).
     statistic: function of a refitted :class:`~hierreg_formula.core.lmm.LMMEstimate`
         (default: lme4's SDs/correlations, ``sigma`` and ``beta``, computed from a
@@ -209,15 +187,15 @@ def parametric_bootstrap(
     reml: refit criterion (default: the fit's).
     """
     if est is None:
-        est = fit_cp(prob, prob.cp, reml=True if reml is None else reml)
+        est = fit_arrays(arrays, reml=True if reml is None else reml)
     reml = est.reml if reml is None else reml
     seeds = replicate_generators(seed, nsim)
-    refitter = _Refitter(prob, est, reml, statistic)
+    refitter = _Refitter(arrays, est, CoreRefitter(arrays, reml), statistic)
     if statistic is None:
-        est0 = refitter.default_stat(est.theta, est.sigma, est.beta)
-        pm = _param_map(prob)
+        est0 = refitter.default_stat(est)
+        pm = _param_map(arrays)
         names = pm.names.sig_names + (
-            list(fixed_names) if fixed_names else [f"x{j + 1}" for j in range(prob.p)]
+            list(fixed_names) if fixed_names else [f"x{j + 1}" for j in range(arrays.p)]
         )
     else:
         est0 = np.asarray(statistic(est), dtype=float)
@@ -226,7 +204,6 @@ def parametric_bootstrap(
     bar = _progress_bar(nsim) if progress else None
     results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(chunks)
     jobs = (os.cpu_count() or 1) if n_jobs == -1 else max(1, n_jobs)
-    prob.cp  # noqa: B018 - build the cached cross-products before any worker starts
     if jobs == 1:
         for k, sl in enumerate(chunks):
             results[k] = refitter.run(seeds[sl])

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .arrays import ModelArrays
 from .blockdiag import marginal_quantities
-from .problem import LMMProblem
 from .qspace import MAX_DENSE_Q
 from .satterthwaite import RANK_EPS, FTestResult, TTestResult
 
@@ -82,7 +82,7 @@ def covariance_element_indicators(k: int) -> list[np.ndarray]:
 
 
 def kr_adjustment(
-    prob: LMMProblem,
+    arrays: ModelArrays,
     theta: np.ndarray,
     sigma: float,
     max_q: int | None = None,
@@ -93,30 +93,30 @@ def kr_adjustment(
     :data:`~.qspace.MAX_DENSE_Q`): the method needs dense ``q x q`` matrices.
     """
     limit = MAX_DENSE_Q if max_q is None else max_q
-    mq = marginal_quantities(prob, theta, max_q=limit)
+    mq = marginal_quantities(arrays, theta, max_q=limit)
     s2 = sigma * sigma
     s4 = s2 * s2
     s6 = s4 * s2
-    p = prob.p
-    emats = [covariance_element_indicators(t.k) for t in prob.terms]
+    p = arrays.p
+    emats = [covariance_element_indicators(t.k) for t in arrays.terms]
     nre = sum(len(e) for e in emats)
     ng = nre + 1
     U = mq.U
     # E_r U (q x p, zero outside the term), all r side by side
-    EU = np.zeros((prob.q, nre, p))
+    EU = np.zeros((arrays.q, nre, p))
     r = 0
-    for a, t in enumerate(prob.terms):
+    for a, t in enumerate(arrays.terms):
         sl = mq.slices[a]
         Ua = U[sl].reshape(t.nlevels, t.k, p)
         for e in emats[a]:
             EU[sl, r] = np.einsum("xy,lyp->lxp", e, Ua).reshape(-1, p)
             r += 1
-    EUf = EU.reshape(prob.q, nre * p)
+    EUf = EU.reshape(arrays.q, nre * p)
     P = np.empty((ng, p, p))
     P[:nre] = -np.einsum("iap,iq->apq", EU, U) / s4  # -U'E_r U / sigma^4
     P[nre] = -mq.XV2X / s4
     Q = np.empty((ng, ng, p, p))
-    WEU = (mq.W @ EUf).reshape(prob.q, nre, p)
+    WEU = (mq.W @ EUf).reshape(arrays.q, nre, p)
     Q[:nre, :nre] = np.einsum("iap,ibq->abpq", EU, WEU) / s6
     QrR = np.einsum("iap,iq->apq", EU, mq.ZV2X) / s6
     Q[:nre, nre] = QrR
@@ -125,7 +125,7 @@ def kr_adjustment(
     K = np.empty((ng, ng))
     K[:nre, :nre] = mq.pair_traces(mq.W, emats) / s4
     dsum = mq.ZV2Z_diag_sums()
-    kr = np.concatenate([[np.sum(e * dsum[a]) for e in emats[a]] for a in range(len(prob.terms))])
+    kr = np.concatenate([[np.sum(e * dsum[a]) for e in emats[a]] for a in range(len(arrays.terms))])
     K[:nre, nre] = K[nre, :nre] = kr / s4
     K[nre, nre] = mq.trace_V2 / s4
     Phi = s2 * mq.Minv
@@ -229,13 +229,13 @@ def kr_f(kr: KRAdjustment, L: np.ndarray) -> FTestResult:
     return FTestResult(ms * q, ms, q, df2, F, float(stats.f.sf(F, q, df2)), scaling)
 
 
-def kr_for_estimate(prob: LMMProblem, est, max_q: int | None = None) -> KRAdjustment:
+def kr_for_estimate(arrays: ModelArrays, est, max_q: int | None = None) -> KRAdjustment:
     """:func:`kr_adjustment` at a fit's estimates, refitting by REML first if it is ML.
 
     (pbkrtest does the same: Kenward-Roger is defined for REML estimates.)
     """
     if not est.reml:
-        from .refit import fit_cp
+        from .refit import fit_arrays
 
-        est = fit_cp(prob, prob.cp, reml=True, theta0=est.theta)
-    return kr_adjustment(prob, est.theta, est.sigma, max_q=max_q)
+        est = fit_arrays(arrays, reml=True, theta0=est.theta)
+    return kr_adjustment(arrays, est.theta, est.sigma, max_q=max_q)

@@ -22,7 +22,7 @@ import numpy as np
 from scipy import stats
 
 from ..core.lmm import LMMEstimate
-from .problem import LMMProblem
+from .arrays import ModelArrays
 
 
 @dataclass(frozen=True)
@@ -40,9 +40,9 @@ def lrt(loglik0: float, npar0: int, loglik1: float, npar1: int) -> LRTResult:
     return LRTResult(chisq, df, p)
 
 
-def loglik(prob: LMMProblem, est: LMMEstimate) -> float:
+def loglik(arrays: ModelArrays, est: LMMEstimate) -> float:
     """(Restricted) log-likelihood, with the ``sum(log w)`` term of prior weights (as lme4)."""
-    return -0.5 * (est.objective - prob.log_weights_sum)
+    return -0.5 * (est.objective - arrays.log_weights_sum)
 
 
 def npar(est: LMMEstimate) -> int:

@@ -25,14 +25,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..models.prepare import lme4_term_order
 
-def lme4_term_order(nlevels: Sequence[int]) -> list[int]:
-    """lme4's order of the random terms: ``rev(order(nl))`` if some ``diff(nl) > 0``."""
-    nl = np.asarray(nlevels)
-    if nl.size < 2 or not np.any(np.diff(nl) > 0):
-        return list(range(nl.size))
-    asc = np.argsort(nl, kind="stable")  # R's order() is stable
-    return [int(i) for i in asc[::-1]]
+__all__ = ["VarParNames", "lme4_term_order", "varpar_names"]
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ For a parameter fixed at ``x`` the ML deviance is minimised over all the others:
   of each term's covariance divided by ``sigma``), by BOBYQA within the bounds
   ``sd >= 0``, ``-1 <= cor <= 1``;
 - a fixed effect ``beta_j``: ``x_j beta_j`` moves into the offset (the
-  cross-products are transformed, :func:`~.refit.fix_coefficient`) and the
+  structure is reused, :class:`~.refit.CoreRefitter`) and the
   profiled ML deviance of the reduced model is minimised over ``theta``.
 
 The signed square root ``zeta(x) = sign(x - x_hat) sqrt(D(x) - D(x_hat))`` is the
@@ -25,12 +25,12 @@ Example
 -------
 >>> import numpy as np
 >>> from hierreg_formula.core.structure import TermArrays
->>> from hierreg_formula.inference.problem import LMMProblem
+>>> from hierreg_formula.inference.arrays import ModelArrays
 >>> rng = np.random.default_rng(3)
 >>> g = np.repeat(np.arange(10), 6)
 >>> y = 2.0 + rng.normal(size=10)[g] + rng.normal(size=60)
->>> prob = LMMProblem.from_arrays(np.ones((60, 1)), y, [TermArrays(g, 10, np.ones((60, 1)))])
->>> ci = profile_confint(prob, level=0.95)
+>>> arrays = ModelArrays.from_arrays(np.ones((60, 1)), y, [TermArrays(g, 10, np.ones((60, 1)))])
+>>> ci = profile_confint(arrays, level=0.95)
 >>> ci.names
 ['.sig01', '.sigma', 'x1']
 >>> bool(np.all(ci.lower < ci.estimate) and np.all(ci.estimate < ci.upper))
@@ -48,9 +48,9 @@ import numpy as np
 from scipy import optimize, stats
 
 from ..core.lmm import LMMEstimate
+from .arrays import ModelArrays
 from .names import VarParNames, varpar_names
-from .problem import LMMProblem
-from .refit import fit_cp, fix_coefficient, refit_ml
+from .refit import CoreRefitter, fit_arrays, refit_ml
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -162,7 +162,7 @@ class Profiler:
 
     Parameters
     ----------
-    prob: the model arrays.
+    arrays: the model arrays.
     est: a REML or ML fit (refitted by ML if REML).
     groups, columns: per term (caller's order) the grouping name and the column
         names, for the readable names (default ``g1``, ``c1``...).
@@ -171,26 +171,26 @@ class Profiler:
 
     def __init__(
         self,
-        prob: LMMProblem,
+        arrays: ModelArrays,
         est: LMMEstimate | None = None,
         groups: Sequence[str] | None = None,
         columns: Sequence[Sequence[str]] | None = None,
         fixed_names: Sequence[str] | None = None,
     ) -> None:
-        self.prob = prob
+        self.arrays = arrays
         if est is None:
-            est = fit_cp(prob, prob.cp, reml=False)
-        self.est = refit_ml(prob, est)
+            est = fit_arrays(arrays, reml=False)
+        self.est = refit_ml(arrays, est)
         groups = (
-            list(groups) if groups is not None else [f"g{i + 1}" for i in range(len(prob.terms))]
+            list(groups) if groups is not None else [f"g{i + 1}" for i in range(len(arrays.terms))]
         )
         if columns is None:
-            columns = [[f"c{j + 1}" for j in range(t.k)] for t in prob.terms]
+            columns = [[f"c{j + 1}" for j in range(t.k)] for t in arrays.terms]
         self.fixed_names = (
-            list(fixed_names) if fixed_names is not None else [f"x{j + 1}" for j in range(prob.p)]
+            list(fixed_names) if fixed_names is not None else [f"x{j + 1}" for j in range(arrays.p)]
         )
-        self.vnames = varpar_names(groups, columns, prob.nlevels)
-        self.pmap = ParameterMap(self.vnames, prob.ks)
+        self.vnames = varpar_names(groups, columns, arrays.nlevels)
+        self.pmap = ParameterMap(self.vnames, arrays.ks)
         self.nvp = len(self.vnames.entries)
         self.base = float(self.est.objective)
         self.vhat = self.pmap.from_theta(self.est.theta, self.est.sigma, self.est.factors)
@@ -199,6 +199,7 @@ class Profiler:
         self.messages: list[str] = []
         # warm starts: per parameter, the last (x, full parameter vector) evaluated
         self._last: dict[int, list[tuple[float, np.ndarray]]] = {}
+        self._fixed_refitters: dict[int, CoreRefitter] = {}
 
     # ------------------------------------------------------------- names
     @property
@@ -211,7 +212,7 @@ class Profiler:
 
     @property
     def nparams(self) -> int:
-        return self.nvp + self.prob.p
+        return self.nvp + self.arrays.p
 
     def bounds(self, w: int) -> tuple[float, float]:
         if w >= self.nvp:
@@ -226,11 +227,11 @@ class Profiler:
         if theta is None:
             return np.inf
         try:
-            f = self.prob.factor(theta)
+            f = self.arrays.factor(theta)
         except np.linalg.LinAlgError:
             return np.inf
         s2 = v[-1] ** 2
-        return float(f.logdet_L + f.pwrss / s2 + self.prob.n * (LOG2PI + np.log(s2)))
+        return float(f.logdet_L + f.pwrss / s2 + self.arrays.n * (LOG2PI + np.log(s2)))
 
     def _nearest_start(self, w: int, x: float) -> np.ndarray:
         pts = self._last.get(w)
@@ -279,9 +280,10 @@ class Profiler:
         theta0 = self.pmap.to_theta(start[: self.nvp])
         if theta0 is None:
             theta0 = self.est.theta
-        cp = fix_coefficient(self.prob.cp, j, x)
-        est = fit_cp(self.prob, cp, reml=False, theta0=theta0)
-        n = self.prob.n
+        if j not in self._fixed_refitters:
+            self._fixed_refitters[j] = CoreRefitter(self.arrays, reml=False, drop=j)
+        est = self._fixed_refitters[j].fit_fixed(x, theta0=theta0)
+        n = self.arrays.n
         sigma = float(np.sqrt(est.pwrss / n))
         v = self.pmap.from_theta(est.theta, sigma, est.factors)
         beta = np.insert(est.beta, j, x)
@@ -292,7 +294,9 @@ class Profiler:
         if w < self.nvp:
             dev, v = self._varpar_point(w, x)
             beta = (
-                self.prob.factor(self.pmap.to_theta(v)).beta if np.isfinite(dev) else self.est.beta
+                self.arrays.factor(self.pmap.to_theta(v)).beta
+                if np.isfinite(dev)
+                else self.est.beta
             )
             params = np.concatenate([v, beta])
         else:
@@ -410,7 +414,7 @@ def _which(profiler: Profiler, which: Sequence[int | str] | None) -> list[int]:
 
 
 def profile_confint(
-    prob: LMMProblem,
+    arrays: ModelArrays,
     est: LMMEstimate | None = None,
     level: float = 0.95,
     which: Sequence[int | str] | None = None,
@@ -424,7 +428,7 @@ def profile_confint(
     Rows in lme4's order: per random term its SDs and correlations (``.sig01, ...``),
     ``.sigma``, then the fixed effects; ``which`` selects rows by index or name.
     """
-    pr = profiler or Profiler(prob, est, groups, columns, fixed_names)
+    pr = profiler or Profiler(arrays, est, groups, columns, fixed_names)
     idx = _which(pr, which)
     z = float(stats.norm.ppf(0.5 + level / 2.0))
     lower = np.array([pr.bound(w, -z) for w in idx])
@@ -445,7 +449,7 @@ def profile_confint(
 
 
 def profile_grid(
-    prob: LMMProblem,
+    arrays: ModelArrays,
     est: LMMEstimate | None = None,
     which: Sequence[int | str] | None = None,
     groups: Sequence[str] | None = None,
@@ -454,5 +458,5 @@ def profile_grid(
     **kwargs,
 ) -> tuple[Profiler, list[ParameterProfile]]:
     """The profiles (lme4's ``profile(m)``) of the selected parameters, and the profiler."""
-    pr = Profiler(prob, est, groups, columns, fixed_names)
+    pr = Profiler(arrays, est, groups, columns, fixed_names)
     return pr, [pr.grid(w, **kwargs) for w in _which(pr, which)]

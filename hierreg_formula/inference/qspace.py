@@ -33,11 +33,11 @@ Example
 -------
 >>> import numpy as np
 >>> from hierreg_formula.core.structure import TermArrays
->>> from hierreg_formula.inference.problem import LMMProblem
+>>> from hierreg_formula.inference.arrays import ModelArrays
 >>> g = np.repeat(np.arange(4), 3)
->>> prob = LMMProblem.from_arrays(np.ones((12, 1)), np.arange(12.0), [TermArrays(g, 4, np.ones((12, 1)))])
->>> mq = MarginalQuantities(prob, np.array([0.5]))
->>> bool(np.allclose(mq.M, prob.factor(np.array([0.5])).fixed_precision()))
+>>> arrays = ModelArrays.from_arrays(np.ones((12, 1)), np.arange(12.0), [TermArrays(g, 4, np.ones((12, 1)))])
+>>> mq = MarginalQuantities(arrays, np.array([0.5]))
+>>> bool(np.allclose(mq.M, arrays.factor(np.array([0.5])).fixed_precision()))
 True
 """
 
@@ -49,7 +49,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
-from .problem import LMMProblem, level_blocks
+from .arrays import ModelArrays, level_blocks
 
 #: default largest ``q`` for the dense q-space computations (about 0.5 GB per q x q array)
 MAX_DENSE_Q = 8000
@@ -147,7 +147,7 @@ class MarginalQuantities:
     the sorted order, term ``a`` (caller's index) occupying :attr:`slices` ``[a]``.
     """
 
-    def __init__(self, problem: LMMProblem, theta: np.ndarray, max_q: int | None = None) -> None:
+    def __init__(self, problem: ModelArrays, theta: np.ndarray, max_q: int | None = None) -> None:
         self.problem = problem
         self.theta = np.asarray(theta, dtype=float)
         order = problem.order
@@ -169,7 +169,7 @@ class MarginalQuantities:
         self._sorted_T = [problem.factors(self.theta)[i] for i in order]
         self.S = problem.ZtZ[perm][:, perm].tocsr()
         self.B = problem.ZtX[perm]
-        self.c = problem.Zty[perm]
+        self.c = problem.Ztr[perm]  # Z'r, r = y - X gamma (see ModelArrays.ols)
         self.Lam = sp.block_diag(
             [level_blocks(T, t.nlevels) for T, t in zip(self._sorted_T, terms, strict=True)],
             format="csr",
@@ -268,24 +268,29 @@ class MarginalQuantities:
 
     @functools.cached_property
     def Xvy(self) -> np.ndarray:
-        return self.problem.Xty - self.LtB.T @ self.hc
+        return self.problem.Xtr - self.LtB.T @ self.hc
+
+    @functools.cached_property
+    def beta_r(self) -> np.ndarray:
+        """GLS coefficients of the residualised response ``r``."""
+        return self.Minv @ self.Xvy
 
     @functools.cached_property
     def beta(self) -> np.ndarray:
         """GLS estimate ``M^{-1} X'V^{-1}y`` at ``theta``."""
-        return self.Minv @ self.Xvy
+        return self.beta_r + self.problem.ols
 
     @functools.cached_property
     def ZPy(self) -> np.ndarray:
         """``Z'P y = Z'V^{-1}(y - X beta)`` (sorted order)."""
         Zvy = self.c - self.S_lam(self.hc)
-        return Zvy - self.U @ self.beta
+        return Zvy - self.U @ self.beta_r
 
     @functools.cached_property
     def pwrss(self) -> float:
         """``y'Py`` (= the penalized weighted residual sum of squares)."""
-        yvy = self.problem.yty - float(self.Ltc @ self.hc)
-        return float(yvy - self.Xvy @ self.beta)
+        yvy = self.problem.rtr - float(self.Ltc @ self.hc)
+        return float(yvy - self.Xvy @ self.beta_r)
 
     # --------------------------------------------------------- q x q matrices
     @functools.cached_property

@@ -37,13 +37,13 @@ Example
 -------
 >>> import hierreg_formula as hierreg
 >>> from hierreg_formula.formula import build_design
->>> from hierreg_formula.models.lmm import term_arrays
->>> from hierreg_formula.core.lmm import fit_lmm
->>> from hierreg_formula.inference.problem import LMMProblem
->>> b = build_design("Reaction ~ Days + (Days | Subject)", hierreg.load_dataset("sleepstudy"))
->>> prob = LMMProblem.from_arrays(b.X, b.y, term_arrays(b))
->>> est = fit_lmm(b.X, b.y, term_arrays(b))
->>> vp = varpar_covariance(prob, est.theta, est.sigma, reml=True)
+>>> from hierreg_formula.models.prepare import prepare
+>>> from hierreg_formula.inference.arrays import ModelArrays
+>>> from hierreg_formula.inference.refit import fit_arrays
+>>> pm = prepare(build_design("Reaction ~ Days + (Days | Subject)", hierreg.load_dataset("sleepstudy")))
+>>> arrays = ModelArrays.from_prepared(pm)
+>>> est = fit_arrays(arrays, reml=True)
+>>> vp = varpar_covariance(arrays, est.theta, est.sigma, reml=True)
 >>> vp.vcov_varpar.shape, vp.jacobian.shape
 ((4, 4), (4, 2, 2))
 """
@@ -54,8 +54,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .arrays import ModelArrays
 from .blockdiag import BlockDiagonalQuantities, marginal_quantities
-from .problem import LMMProblem
 from .qspace import MAX_DENSE_Q, MarginalQuantities
 
 LOG2PI = float(np.log(2.0 * np.pi))
@@ -126,14 +126,14 @@ def analytic_hessian(
     mq: MarginalQuantities | BlockDiagonalQuantities, sigma: float, reml: bool
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hessian of ``D(theta, sigma)`` and its gradient, both exact (dense q-space)."""
-    prob = mq.problem
-    factors = prob.factors(mq.theta)
+    arrays = mq.problem
+    factors = arrays.factors(mq.theta)
     dmats, rcs = [], []
     for T in factors:
         d, rc = theta_derivatives(T)
         dmats.append(d)
         rcs.append(rc)
-    nth = prob.ntheta
+    nth = arrays.ntheta
     G_det = mq.ZPZ if reml else mq.W
     G_P = mq.ZPZ
     s2 = sigma * sigma
@@ -145,9 +145,9 @@ def analytic_hessian(
     H = np.zeros((nth + 1, nth + 1))
     H[:nth, :nth] = -mq.pair_traces(G_det, dmats)
     # columns D_j r (q x nth) for the quadratic forms through Z'PZ
-    Vcols = np.zeros((prob.q, nth))
-    for a, t in enumerate(prob.terms):
-        sl = prob.theta_slices[a]
+    Vcols = np.zeros((arrays.q, nth))
+    for a, t in enumerate(arrays.terms):
+        sl = arrays.theta_slices[a]
         for jj, d in enumerate(dmats[a]):
             j = sl.start + jj
             grad[j] = np.sum(d * diag_sums[a]) - np.sum(d * rr[a]) / s2
@@ -161,7 +161,7 @@ def analytic_hessian(
                 if i != j:
                     H[j, i] += val
     H[:nth, :nth] += 2.0 * (Vcols.T @ (G_P @ Vcols)) / s2
-    nu = prob.n - prob.p if reml else prob.n
+    nu = arrays.n - arrays.p if reml else arrays.n
     pw = mq.pwrss
     grad[nth] = -2.0 * pw / (s2 * sigma) + 2.0 * nu / sigma
     H[nth, nth] = 6.0 * pw / (s2 * s2) - 2.0 * nu / s2
@@ -170,11 +170,11 @@ def analytic_hessian(
 
 def analytic_jacobian(mq: MarginalQuantities | BlockDiagonalQuantities, sigma: float) -> np.ndarray:
     """``d cov(beta) / d varpar`` as ``(ntheta + 1, p, p)`` (exact)."""
-    prob = mq.problem
+    arrays = mq.problem
     Minv = mq.Minv
     U_terms = mq.per_term(mq.U)
     out = []
-    for a, T in enumerate(prob.factors(mq.theta)):
+    for a, T in enumerate(arrays.factors(mq.theta)):
         dm, _ = theta_derivatives(T)
         for d in dm:
             UDU = np.einsum("lxp,xy,lyq->pq", U_terms[a], d, U_terms[a])
@@ -184,24 +184,24 @@ def analytic_jacobian(mq: MarginalQuantities | BlockDiagonalQuantities, sigma: f
 
 
 # ------------------------------------------------------------------- numeric
-def deviance_varpar(prob: LMMProblem, theta: np.ndarray, sigma: float, reml: bool) -> float:
+def deviance_varpar(arrays: ModelArrays, theta: np.ndarray, sigma: float, reml: bool) -> float:
     """``D(theta, sigma)`` from the core's factorization (constant ``-sum log w`` omitted)."""
-    f = prob.factor(theta)
-    nu = prob.n - prob.p if reml else prob.n
+    f = arrays.factor(theta)
+    nu = arrays.n - arrays.p if reml else arrays.n
     d = f.logdet_L + f.pwrss / sigma**2 + nu * (LOG2PI + 2.0 * np.log(sigma))
     if reml:
         d += f.logdet_RX
     return float(d)
 
 
-def _theta_parts(prob: LMMProblem, theta: np.ndarray, reml: bool) -> tuple[float, float]:
-    f = prob.factor(theta)
+def _theta_parts(arrays: ModelArrays, theta: np.ndarray, reml: bool) -> tuple[float, float]:
+    f = arrays.factor(theta)
     ld = f.logdet_L + (f.logdet_RX if reml else 0.0)
     return ld, f.pwrss
 
 
 def numeric_hessian(
-    prob: LMMProblem, theta: np.ndarray, sigma: float, reml: bool, rel_step: float = 1e-2
+    arrays: ModelArrays, theta: np.ndarray, sigma: float, reml: bool, rel_step: float = 1e-2
 ) -> np.ndarray:
     """Hessian of ``D(theta, sigma)`` by central differences with one Richardson step.
 
@@ -214,7 +214,7 @@ def numeric_hessian(
     h0 = rel_step * np.maximum(np.abs(theta), 0.1)
 
     def parts(th: np.ndarray) -> np.ndarray:
-        ld, pw = _theta_parts(prob, th, reml)
+        ld, pw = _theta_parts(arrays, th, reml)
         return np.array([ld + pw / s2, pw])
 
     f0 = parts(theta)
@@ -248,7 +248,7 @@ def numeric_hessian(
     H2, g2 = block(h0 / 2)
     Hth = (4 * H2 - H1) / 3  # Richardson: O(h^2) error removed
     dpw = (4 * g2 - g1) / 3
-    nu = prob.n - prob.p if reml else prob.n
+    nu = arrays.n - arrays.p if reml else arrays.n
     H = np.zeros((m + 1, m + 1))
     H[:m, :m] = Hth
     H[:m, m] = H[m, :m] = -2.0 * dpw / (s2 * sigma)
@@ -257,14 +257,14 @@ def numeric_hessian(
 
 
 def numeric_jacobian(
-    prob: LMMProblem, theta: np.ndarray, sigma: float, rel_step: float = 1e-2
+    arrays: ModelArrays, theta: np.ndarray, sigma: float, rel_step: float = 1e-2
 ) -> np.ndarray:
     """``d cov(beta) / d varpar`` by central differences (one Richardson step) in ``theta``."""
     theta = np.asarray(theta, dtype=float)
     m = len(theta)
 
     def minv(th: np.ndarray) -> np.ndarray:
-        return np.linalg.inv(prob.factor(th).fixed_precision())
+        return np.linalg.inv(arrays.factor(th).fixed_precision())
 
     h0 = rel_step * np.maximum(np.abs(theta), 0.1)
     out = []
@@ -302,7 +302,7 @@ def generalized_inverse(H: np.ndarray, tol: float = EIGEN_TOL) -> tuple[np.ndarr
 
 
 def varpar_covariance(
-    prob: LMMProblem,
+    arrays: ModelArrays,
     theta: np.ndarray,
     sigma: float,
     reml: bool,
@@ -313,7 +313,7 @@ def varpar_covariance(
 
     Parameters
     ----------
-    prob: the model arrays.
+    arrays: the model arrays.
     theta, sigma: the (RE)ML estimates (caller's term order).
     reml: REML or ML deviance.
     method: ``"analytic"`` (dense q-space, exact), ``"numeric"`` (finite differences
@@ -323,17 +323,17 @@ def varpar_covariance(
     theta = np.asarray(theta, dtype=float)
     limit = MAX_DENSE_Q if max_q is None else max_q
     if method == "auto":
-        method = "analytic" if prob.q <= limit or len(prob.terms) == 1 else "numeric"
+        method = "analytic" if arrays.q <= limit or len(arrays.terms) == 1 else "numeric"
     if method == "analytic":
-        mq = marginal_quantities(prob, theta, max_q=limit)
+        mq = marginal_quantities(arrays, theta, max_q=limit)
         H, _ = analytic_hessian(mq, sigma, reml)
         J = analytic_jacobian(mq, sigma)
         Minv = mq.Minv
         beta = mq.beta
     elif method == "numeric":
-        H = numeric_hessian(prob, theta, sigma, reml)
-        J = numeric_jacobian(prob, theta, sigma)
-        f = prob.factor(theta)
+        H = numeric_hessian(arrays, theta, sigma, reml)
+        J = numeric_jacobian(arrays, theta, sigma)
+        f = arrays.factor(theta)
         Minv = np.linalg.inv(f.fixed_precision())
         beta = f.beta
     else:
@@ -353,7 +353,7 @@ def varpar_covariance(
 
 
 def varpar_for_estimate(
-    prob: LMMProblem, est, method: str = "auto", max_q: int | None = None
+    arrays: ModelArrays, est, method: str = "auto", max_q: int | None = None
 ) -> VarParCovariance:
     """:func:`varpar_covariance` at a fit's estimates and with its criterion (REML or ML)."""
-    return varpar_covariance(prob, est.theta, est.sigma, est.reml, method=method, max_q=max_q)
+    return varpar_covariance(arrays, est.theta, est.sigma, est.reml, method=method, max_q=max_q)

@@ -15,8 +15,8 @@ import pytest
 import hierreg_formula as hierreg
 from hierreg_formula.core.lmm import fit_lmm
 from hierreg_formula.formula import build_design
-from hierreg_formula.inference.problem import LMMProblem
-from hierreg_formula.models.lmm import term_arrays
+from hierreg_formula.inference.arrays import ModelArrays
+from hierreg_formula.models.prepare import prepare
 from tests.conftest import SHARED
 
 TURN2 = SHARED / "reference" / "lme4-turn2"
@@ -32,14 +32,13 @@ def load_ref(name: str) -> dict:
 
 
 def build(formula: str, dataset: str):
-    """(design blocks, LMMProblem, data) of a formula on a packaged dataset."""
+    """(design blocks in lme4's term order, ModelArrays, data) of a formula on a dataset."""
     df = hierreg.load_dataset(dataset)
-    blocks = build_design(formula, df)
-    prob = LMMProblem.from_arrays(blocks.X, blocks.y, term_arrays(blocks))
-    return blocks, prob, df
+    pm = prepare(build_design(formula, df))
+    return pm.blocks, ModelArrays.from_prepared(pm), df
 
 
-def fit(prob: LMMProblem, reml: bool = True):
+def fit(prob: ModelArrays, reml: bool = True):
     return fit_lmm(prob.X, prob.y, list(prob.terms), reml=reml)
 
 
@@ -49,7 +48,7 @@ def rel(a, b) -> float:
     return float(np.max(np.abs(a - b) / np.abs(b)))
 
 
-def theta_from_lme4(prob: LMMProblem, theta_ref) -> np.ndarray:
+def theta_from_lme4(prob: ModelArrays, theta_ref) -> np.ndarray:
     """lme4's theta (terms in its order, :func:`lme4_term_order`) in the problem's term order."""
     from hierreg_formula.inference.names import lme4_term_order
 

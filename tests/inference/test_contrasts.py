@@ -14,6 +14,7 @@ import pytest
 
 import hierreg_formula as hierreg
 from hierreg_formula.formula import build_design
+from hierreg_formula.inference.arrays import ModelArrays
 from hierreg_formula.inference.contrasts import (
     containing_terms,
     fixed_terms_from_spec,
@@ -22,11 +23,10 @@ from hierreg_formula.inference.contrasts import (
     type3_contrasts,
 )
 from hierreg_formula.inference.kenward_roger import kr_adjustment, kr_f
-from hierreg_formula.inference.problem import LMMProblem
-from hierreg_formula.inference.refit import fit_cp
+from hierreg_formula.inference.refit import fit_arrays
 from hierreg_formula.inference.satterthwaite import satterthwaite_f
 from hierreg_formula.inference.varpar import varpar_covariance
-from hierreg_formula.models.lmm import term_arrays
+from hierreg_formula.models.prepare import prepare
 
 
 def unbalanced_cake() -> pd.DataFrame:
@@ -37,9 +37,9 @@ def unbalanced_cake() -> pd.DataFrame:
 
 
 def problem(formula: str, df: pd.DataFrame):
-    blocks = build_design(formula, df)
-    prob = LMMProblem.from_arrays(blocks.X, blocks.y, term_arrays(blocks))
-    est = fit_cp(prob, prob.cp, reml=True)
+    pm = prepare(build_design(formula, df))
+    blocks, prob = pm.blocks, ModelArrays.from_prepared(pm)
+    est = fit_arrays(prob, reml=True)
     return blocks, prob, est
 
 

@@ -165,14 +165,14 @@ def test_satterthwaite_with_prior_weights():
     """cbpp ``prop ~ period + (1 | herd)``, ``weights = size``: weights folded into the arrays."""
     import hierreg_formula as hierreg
     from hierreg_formula.formula import build_design
-    from hierreg_formula.inference.problem import LMMProblem
-    from hierreg_formula.models.lmm import term_arrays
+    from hierreg_formula.inference.arrays import ModelArrays
+    from hierreg_formula.models.prepare import prepare
 
     ref = load_ref("cbpp_lmm_weights")
     df = hierreg.load_dataset("cbpp")
     blocks = build_design("prop ~ period + (1 | herd)", df)
     w = df.loc[blocks.index, "size"].to_numpy(float)
-    prob = LMMProblem.from_arrays(blocks.X, blocks.y, term_arrays(blocks), weights=w)
+    prob = ModelArrays.from_prepared(prepare(blocks, weights=w))
     theta, sigma = np.array(ref["theta"]["values"]), ref["sigma"]
     vp = varpar_covariance(prob, theta, sigma, reml=True)
     s = satterthwaite_t(vp)
@@ -182,9 +182,9 @@ def test_satterthwaite_with_prior_weights():
     assert rel(s.df, S["df"]) < 1e-6
     assert np.max(np.abs(s.p_value - S["p_value"])) < 1e-9
     # and from our own (weighted) fit
-    from hierreg_formula.inference.refit import fit_cp
+    from hierreg_formula.inference.refit import fit_arrays
 
-    est = fit_cp(prob, prob.cp, reml=True)
+    est = fit_arrays(prob, reml=True)
     s2 = satterthwaite_t(varpar_covariance(prob, est.theta, est.sigma, reml=True))
     assert rel(s2.df, S["df"]) < 1e-4
     assert rel(s2.t_value, S["t_value"]) < 1e-6

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 
 from hierreg_formula.core.structure import TermArrays
+from hierreg_formula.inference.arrays import ModelArrays
 from hierreg_formula.inference.kenward_roger import covariance_element_indicators, kr_adjustment
-from hierreg_formula.inference.problem import LMMProblem
 from hierreg_formula.inference.qspace import DenseSizeError, MarginalQuantities
 from hierreg_formula.inference.varpar import analytic_hessian, deviance_varpar, varpar_covariance
 
 
-def random_problem(seed: int = 0, n: int = 120) -> LMMProblem:
+def random_problem(seed: int = 0, n: int = 120) -> ModelArrays:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     g1 = rng.integers(0, 9, n)
@@ -41,7 +41,7 @@ def random_problem(seed: int = 0, n: int = 120) -> LMMProblem:
         + rng.normal(size=n)
     )
     y = y + 0.3 * rng.normal(size=14)[g3]
-    return LMMProblem.from_arrays(X, y, terms)
+    return ModelArrays.from_arrays(X, y, terms)
 
 
 THETAS = {
@@ -50,7 +50,7 @@ THETAS = {
 }
 
 
-def dense_pieces(prob: LMMProblem, theta: np.ndarray) -> dict:
+def dense_pieces(prob: ModelArrays, theta: np.ndarray) -> dict:
     Z = prob.Z.toarray()
     Lam = prob.lambda_matrix(theta).toarray()
     V = np.eye(prob.n) + Z @ Lam @ Lam.T @ Z.T
@@ -122,7 +122,7 @@ def test_numeric_method_agrees_with_analytic():
     np.testing.assert_allclose(n.jacobian, a.jacobian, rtol=1e-6, atol=1e-10)
 
 
-def kr_bruteforce(prob: LMMProblem, theta: np.ndarray, sigma: float) -> np.ndarray:
+def kr_bruteforce(prob: ModelArrays, theta: np.ndarray, sigma: float) -> np.ndarray:
     """Kenward & Roger (1997) eqs. with n x n matrices, covariance-element parameters."""
     d = dense_pieces(prob, theta)
     Z, X = d["Z"], prob.X
@@ -168,14 +168,14 @@ def test_size_limit_error_gives_the_cost():
         MarginalQuantities(prob, THETAS["interior"], max_q=10)
 
 
-def one_term_problem(seed: int = 4, n: int = 90) -> LMMProblem:
+def one_term_problem(seed: int = 4, n: int = 90) -> ModelArrays:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     g = rng.integers(0, 12, n)
     X = np.column_stack([np.ones(n), x, rng.normal(size=n)])
     Xz = np.column_stack([np.ones(n), x, x**2])  # a 3-column vector term
     y = X @ [1.0, 0.5, 0.2] + rng.normal(size=12)[g] + 0.4 * rng.normal(size=12)[g] * x
-    return LMMProblem.from_arrays(X, y + rng.normal(size=n), [TermArrays(g, 12, Xz)])
+    return ModelArrays.from_arrays(X, y + rng.normal(size=n), [TermArrays(g, 12, Xz)])
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """The arrays of a linear mixed model, shared by every inference routine.
 
-:class:`LMMProblem` holds ``X``, ``y`` and the random-effects terms (in the
+:class:`ModelArrays` holds ``X``, ``y`` and the random-effects terms (in the
 caller's order, which is also the order of ``theta``) on the *working scale*:
 prior weights ``w`` and an offset are folded in once (rows multiplied by
 ``sqrt(w)``, ``y`` minus the offset), so that every formula downstream is the
@@ -11,7 +11,7 @@ order), ``Z'Z``, ``Z'X``, ``Z'y`` and the core's cross-products.  The core
 (:func:`~hierreg_formula.core.structure.cross_products`) is always called with
 the terms already sorted by decreasing number of levels (stable), so its first
 term is the block-diagonal one and it never has to permute them; ``theta`` is
-permuted accordingly here (:meth:`LMMProblem.sorted_factors`).
+permuted accordingly here (:meth:`ModelArrays.sorted_factors`).
 
 Example
 -------
@@ -20,16 +20,17 @@ Example
 >>> from hierreg_formula.core.lmm import fit_lmm
 >>> g = np.repeat(np.arange(3), 4)
 >>> y = np.array([1.0, 2, 3, 2, 5, 6, 4, 5, 2, 1, 3, 2])
->>> prob = LMMProblem.from_arrays(np.ones((12, 1)), y, [TermArrays(g, 3, np.ones((12, 1)))])
->>> prob.n, prob.p, prob.q, prob.ntheta
+>>> arrays = ModelArrays.from_arrays(np.ones((12, 1)), y, [TermArrays(g, 3, np.ones((12, 1)))])
+>>> arrays.n, arrays.p, arrays.q, arrays.ntheta
 (12, 1, 3, 1)
->>> est = fit_lmm(prob.X, prob.y, list(prob.terms))
->>> bool(abs(prob.deviance(est.theta, reml=True) - est.objective) < 1e-9)
+>>> est = fit_lmm(arrays.X, arrays.y, list(arrays.terms))
+>>> bool(abs(arrays.deviance(est.theta, reml=True) - est.objective) < 1e-9)
 True
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -54,7 +55,7 @@ def level_blocks(T: np.ndarray, nlevels: int) -> sp.csr_matrix:
 
 
 @dataclass(frozen=True, eq=False)
-class LMMProblem:
+class ModelArrays:
     """``X``, ``y`` and the terms on the working scale (weights and offset folded in).
 
     Build it with :meth:`from_arrays`.  ``terms`` are in the caller's order: the
@@ -75,7 +76,7 @@ class LMMProblem:
         terms: Sequence[TermArrays],
         weights: np.ndarray | None = None,
         offset: np.ndarray | None = None,
-    ) -> LMMProblem:
+    ) -> ModelArrays:
         """Fold prior weights (``Var(e_i) = sigma^2 / w_i``) and an offset into the arrays."""
         X = np.ascontiguousarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -90,13 +91,18 @@ class LMMProblem:
             sw = np.sqrt(w)
             X = X * sw[:, None]
             y = y * sw
-            terms = tuple(TermArrays(t.codes, t.nlevels, t.Xz * sw[:, None]) for t in terms)
+            terms = tuple(dataclasses.replace(t, Xz=t.Xz * sw[:, None]) for t in terms)
             lw = float(np.log(w).sum())
         return cls(X=X, y=np.ascontiguousarray(y), terms=terms, log_weights_sum=lw)
 
-    def with_response(self, y: np.ndarray) -> LMMProblem:
+    @classmethod
+    def from_prepared(cls, pm) -> ModelArrays:
+        """From :func:`~hierreg_formula.models.prepare.prepare`'s ``PreparedModel``."""
+        return cls.from_arrays(pm.X, pm.y, pm.terms, weights=pm.weights, offset=pm.offset)
+
+    def with_response(self, y: np.ndarray) -> ModelArrays:
         """The same design with another (working-scale) response."""
-        return LMMProblem(self.X, np.asarray(y, dtype=float), self.terms, self.log_weights_sum)
+        return ModelArrays(self.X, np.asarray(y, dtype=float), self.terms, self.log_weights_sum)
 
     # ------------------------------------------------------------------ sizes
     @property
@@ -174,6 +180,29 @@ class LMMProblem:
     @functools.cached_property
     def yty(self) -> float:
         return float(self.y @ self.y)
+
+    # the response residualised on X by least squares: P y = P r, so the marginal
+    # quantities use r (no cancellation when y has a large mean) and add gamma back to beta
+    @functools.cached_property
+    def ols(self) -> np.ndarray:
+        """Least-squares coefficients ``gamma`` of ``y`` on ``X``."""
+        return np.linalg.lstsq(self.X, self.y, rcond=None)[0]
+
+    @functools.cached_property
+    def resid(self) -> np.ndarray:
+        return self.y - self.X @ self.ols
+
+    @functools.cached_property
+    def Ztr(self) -> np.ndarray:
+        return np.asarray(self.Z.T @ self.resid).ravel()
+
+    @functools.cached_property
+    def Xtr(self) -> np.ndarray:
+        return self.X.T @ self.resid
+
+    @functools.cached_property
+    def rtr(self) -> float:
+        return float(self.resid @ self.resid)
 
     @functools.cached_property
     def order(self) -> tuple[int, ...]:
