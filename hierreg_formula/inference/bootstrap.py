@@ -170,6 +170,8 @@ def parametric_bootstrap(
     progress: bool = False,
     chunk_size: int = 25,
     reml: bool | None = None,
+    groups: Sequence[str] | None = None,
+    columns: Sequence[Sequence[str]] | None = None,
     fixed_names: Sequence[str] | None = None,
 ) -> BootstrapResult:
     """Simulate ``nsim`` responses from the fit and refit the model to each.
@@ -179,12 +181,14 @@ def parametric_bootstrap(
     arrays, est: the model arrays and its fit (fitted here by REML if None).
     nsim, seed: number of replicates and the seed (``None``: fresh entropy).
     statistic: function of a refitted :class:`~hierreg_formula.core.lmm.LMMEstimate`
-        (default: lme4's SDs/correlations, ``sigma`` and ``beta``, computed from a
-        lean refit without the conditional covariances).
+        (default: lme4's SDs/correlations, ``sigma`` and ``beta``, in ``confint()``'s
+        order, named ``.sig01, ...`` and, in ``readable``, ``sd_<col>|<group>``, ...).
     n_jobs: worker processes (or threads with ``backend="threads"``); ``-1`` = all CPUs.
     progress: show a tqdm progress bar (if tqdm is installed).
     chunk_size: replicates simulated and refitted together per task.
     reml: refit criterion (default: the fit's).
+    groups, columns, fixed_names: names for the default statistic's components (per
+        term the grouping name and column names, caller's order; the fixed effects).
     """
     if est is None:
         est = fit_arrays(arrays, reml=True if reml is None else reml)
@@ -193,13 +197,18 @@ def parametric_bootstrap(
     refitter = _Refitter(arrays, est, CoreRefitter(arrays, reml), statistic)
     if statistic is None:
         est0 = refitter.default_stat(est)
-        pm = _param_map(arrays)
-        names = pm.names.sig_names + (
-            list(fixed_names) if fixed_names else [f"x{j + 1}" for j in range(arrays.p)]
+        vn = varpar_names(
+            list(groups) if groups is not None else [f"g{i + 1}" for i in range(len(arrays.terms))],
+            columns
+            if columns is not None
+            else [[f"c{j + 1}" for j in range(t.k)] for t in arrays.terms],
+            arrays.nlevels,
         )
+        fixed = list(fixed_names) if fixed_names else [f"x{j + 1}" for j in range(arrays.p)]
+        names, readable = vn.sig_names + fixed, vn.readable + fixed
     else:
         est0 = np.asarray(statistic(est), dtype=float)
-        names = [f"t{j + 1}" for j in range(est0.size)]
+        names = readable = [f"t{j + 1}" for j in range(est0.size)]
     chunks = _chunks(nsim, max(1, chunk_size))
     bar = _progress_bar(nsim) if progress else None
     results: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(chunks)
@@ -240,7 +249,9 @@ def parametric_bootstrap(
         bar.close()
     reps = np.vstack([r[0] for r in results])
     conv = np.concatenate([r[1] for r in results])
-    return BootstrapResult(names=names, estimate=est0, replicates=reps, converged=conv, seed=seed)
+    return BootstrapResult(
+        names=names, estimate=est0, replicates=reps, converged=conv, seed=seed, readable=readable
+    )
 
 
 def _progress_bar(total: int):

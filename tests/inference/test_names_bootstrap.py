@@ -39,6 +39,7 @@ def test_bootstrap_is_reproducible_and_independent_of_jobs():
     assert not np.array_equal(a.replicates, c.replicates)
     assert a.converged.all()
     assert a.names == [".sig01", ".sig02", ".sig03", ".sigma", "x1", "x2"]
+    assert a.readable[:4] == ["sd_c1|g1", "cor_c2.c1|g1", "sd_c2|g1", "sigma"]
 
 
 def test_bootstrap_refit_equals_a_fresh_fit_of_the_simulated_response():
