@@ -34,6 +34,7 @@ import dataclasses
 import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -96,8 +97,9 @@ class ModelArrays:
         return cls(X=X, y=np.ascontiguousarray(y), terms=terms, log_weights_sum=lw)
 
     @classmethod
-    def from_prepared(cls, pm) -> ModelArrays:
-        """From :func:`~hierreg_formula.models.prepare.prepare`'s ``PreparedModel``."""
+    def from_prepared(cls, pm: Any) -> ModelArrays:
+        """From :func:`~hierreg_formula.models.prepare.prepare`'s ``PreparedModel`` (any object
+        with ``X``, ``y``, ``terms``, ``weights``, ``offset``; this layer does not import it)."""
         return cls.from_arrays(pm.X, pm.y, pm.terms, weights=pm.weights, offset=pm.offset)
 
     def with_response(self, y: np.ndarray) -> ModelArrays:

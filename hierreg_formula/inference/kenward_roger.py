@@ -42,6 +42,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from ..core.lmm import LMMEstimate
 from .arrays import ModelArrays
 from .blockdiag import marginal_quantities
 from .qspace import MAX_DENSE_Q
@@ -229,7 +230,9 @@ def kr_f(kr: KRAdjustment, L: np.ndarray) -> FTestResult:
     return FTestResult(ms * q, ms, q, df2, F, float(stats.f.sf(F, q, df2)), scaling)
 
 
-def kr_for_estimate(arrays: ModelArrays, est, max_q: int | None = None) -> KRAdjustment:
+def kr_for_estimate(
+    arrays: ModelArrays, est: LMMEstimate, max_q: int | None = None
+) -> KRAdjustment:
     """:func:`kr_adjustment` at a fit's estimates, refitting by REML first if it is ML.
 
     (pbkrtest does the same: Kenward-Roger is defined for REML estimates.)

@@ -25,9 +25,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models.prepare import lme4_term_order
 
-__all__ = ["VarParNames", "lme4_term_order", "varpar_names"]
+def lme4_term_order(nlevels: Sequence[int]) -> list[int]:
+    """lme4's order of the random terms: ``rev(order(nl))`` if some ``diff(nl) > 0``.
+
+    (The same rule as :func:`hierreg_formula.models.prepare.lme4_term_order`, which this
+    layer does not import; for terms already in that order it is the identity.)
+    """
+    nl = np.asarray(nlevels)
+    if nl.size < 2 or not np.any(np.diff(nl) > 0):
+        return list(range(nl.size))
+    asc = np.argsort(nl, kind="stable")  # R's order() is stable
+    return [int(i) for i in asc[::-1]]
 
 
 @dataclass(frozen=True)

@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..core.lmm import LMMEstimate
 from .arrays import ModelArrays
 from .blockdiag import BlockDiagonalQuantities, marginal_quantities
 from .qspace import MAX_DENSE_Q, MarginalQuantities
@@ -353,7 +354,7 @@ def varpar_covariance(
 
 
 def varpar_for_estimate(
-    arrays: ModelArrays, est, method: str = "auto", max_q: int | None = None
+    arrays: ModelArrays, est: LMMEstimate, method: str = "auto", max_q: int | None = None
 ) -> VarParCovariance:
     """:func:`varpar_covariance` at a fit's estimates and with its criterion (REML or ML)."""
     return varpar_covariance(arrays, est.theta, est.sigma, est.reml, method=method, max_q=max_q)
