@@ -23,6 +23,7 @@ from .exceptions import (
     ResponseWarning,
     SingularFitWarning,
 )
+from .results.comparison import anova, compare_models
 
 __version__ = "0.1.0"
 
@@ -43,6 +44,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "anova",
+    "compare_models",
     "FormulaHierarchicalRegression",
     "HierarchicalClassifier",
     "HierarchicalRegression",

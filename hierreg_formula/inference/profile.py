@@ -388,7 +388,7 @@ class Profiler:
                 if abs(z) > cutoff or x == edge:
                     break
                 dz, dx = zs[-1] - zs[-2], xs[-1] - xs[-2]
-                step = delta * dx / dz if dz * side > 0 else dx
+                step = side * delta * dx / dz if dz * side > 0 else dx  # |dz| = delta
                 step = np.clip(step, -10 * abs(dx), 10 * abs(dx))
                 x = min(max(x + step, lo), hi)
         rows.sort(key=lambda r: r[0])

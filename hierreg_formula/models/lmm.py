@@ -10,6 +10,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -92,7 +93,7 @@ def fit_lmm_blocks(
         )
     pm = prepare(blocks, weights=weights, offset=offset)
     est = fit_prepared(pm, reml=reml, **core_kwargs)
-    return LMMResults(
+    res = LMMResults(
         formula=formula,
         blocks=pm.blocks,
         estimate=est,
@@ -101,7 +102,31 @@ def fit_lmm_blocks(
         offset=pm.offset,
         weights=pm.weights,
         offset_argument=offset is not None,
+        prepared=pm,
     )
+    # how to fit again (refit with another response, update): partials stay picklable
+    res._raw_blocks = pm.blocks
+    res._refit_blocks = functools.partial(
+        fit_lmm_blocks,
+        formula,
+        reml=reml,
+        data=data,
+        weights=pm.weights,
+        offset=offset,
+        **core_kwargs,
+    )
+    res._refit_formula = functools.partial(_update, reml=reml, weights=weights, offset=offset)
+    return res
+
+
+def _update(formula: str, data: Any, reml: bool, weights: Any, offset: Any, **kwargs: Any):
+    """``res.update(...)``: the formula-level fit with the original options unless overridden."""
+    method = kwargs.pop("method", None)
+    if method is not None:
+        reml = str(method).lower() == "reml"
+    kwargs.setdefault("weights", weights)
+    kwargs.setdefault("offset", offset)
+    return fit_lmm_formula(formula, data, reml=reml, **kwargs)
 
 
 def fit_lmm_formula(
@@ -121,4 +146,8 @@ def fit_lmm_formula(
     blocks = build_design(formula, frame, missing=missing, extra=list(names.values()))
     w = blocks.extra.get(names["weights"]) if "weights" in names else None
     off = blocks.extra.get(names["offset"]) if "offset" in names else None
-    return fit_lmm_blocks(formula, blocks, reml=reml, data=data, weights=w, offset=off, **kwargs)
+    res = fit_lmm_blocks(formula, blocks, reml=reml, data=data, weights=w, offset=off, **kwargs)
+    res._refit_formula = functools.partial(
+        _update, reml=reml, weights=weights, offset=offset, missing=missing, **kwargs
+    )
+    return res

@@ -271,8 +271,11 @@ class MixedResultsBase:
         se = self.bse.to_numpy()
         return pd.DataFrame({0: self._beta - z * se, 1: self._beta + z * se}, index=self.exog_names)
 
-    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Fixed-effects table: coef, std err, z, p-value, confidence bounds."""
+    def tidy(self, alpha: float = 0.05, ddf: str = "normal") -> pd.DataFrame:
+        """Fixed-effects table: coef, std err, z, p-value, confidence bounds (Wald z; no
+        small-sample df for this model: ``ddf`` must be ``"normal"``)."""
+        if str(ddf).lower() not in ("normal", "z", "wald"):
+            raise DataError(f"{type(self).__name__} has no small-sample df; use ddf='normal'")
         ci = self.conf_int(alpha)
         return pd.DataFrame(
             {

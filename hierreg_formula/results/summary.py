@@ -16,12 +16,14 @@ import numpy as np
 import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
+from .inference import normalize_ddf
+
 
 def _fmt(x: float) -> str:
     return "" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.4f}"
 
 
-def lmm_summary(res: Any, alpha: float = 0.05) -> Summary:
+def lmm_summary(res: Any, alpha: float = 0.05, ddf: str | None = None) -> Summary:
     """Model info, fixed-effects table and variance-components table."""
     ng = res.ngroups
     first = next(iter(ng)) if ng else None
@@ -46,7 +48,8 @@ def lmm_summary(res: Any, alpha: float = 0.05) -> Summary:
     smry = Summary()
     smry.add_title("Linear Mixed Model Regression Results")
     smry.add_dict(info, ncols=2)
-    fe = res.tidy(alpha)
+    ddf = normalize_ddf(ddf or getattr(res, "default_ddf", "normal"))
+    fe = res.tidy(alpha, ddf=ddf)
     smry.add_df(fe.map(lambda v: f"{v:.3f}"), float_format="%s")
     vc = res.varcorr()
     rows = []
@@ -75,7 +78,12 @@ def lmm_summary(res: Any, alpha: float = 0.05) -> Summary:
         notes.append(f"Dropped linearly dependent columns: {', '.join(res.dropped_columns)}.")
     if res.is_singular:
         notes.append("Singular fit: a variance component is (near) zero.")
-    notes.append("p-values use the normal approximation.")
+    notes.append(
+        {
+            "satterthwaite": "t tests with Satterthwaite's denominator df (as lmerTest).",
+            "kenward-roger": "t tests with Kenward-Roger's df and adjusted standard errors.",
+        }.get(ddf, "p-values use the normal approximation.")
+    )
     for note in notes:
         smry.add_text(note)
     return smry
