@@ -51,14 +51,14 @@ def agq_correction(
     codes = term.codes
     x = term.Xz[:, 0]
     u = res.u
-    s = 1.0 / res.factor.L11[:, 0, 0]
+    s = 1.0 / res.L11[:, 0, 0]
     fixed = data.fixed_eta(beta)
-    fam, y, wt = data.family, data.y, data.weights
+
+    resp = data.response
 
     def level_pdev(uu: np.ndarray) -> np.ndarray:
         eta = fixed + x * (lam * uu)[codes]
-        mu = fam.link.linkinv(eta)
-        d = fam.dev_resids(y, mu, wt)
+        d = resp.dev_rows(data.family.link.linkinv(eta))
         return np.bincount(codes, weights=d, minlength=L) + uu * uu
 
     g0 = level_pdev(u)

@@ -159,6 +159,20 @@ class Family:
             return mu * mu * mu
         return np.ones_like(mu)
 
+    def variance_deriv(self, mu: np.ndarray) -> np.ndarray:
+        """``dV / dmu``."""
+        if self.name == "binomial":
+            return 1.0 - 2.0 * mu
+        if self.name == "poisson":
+            return np.ones_like(mu)
+        if self.name == "negative_binomial":
+            return 1.0 + 2.0 * mu / self._theta()
+        if self.name == "gamma":
+            return 2.0 * mu
+        if self.name == "inverse_gaussian":
+            return 3.0 * mu * mu
+        return np.zeros_like(mu)
+
     def _theta(self) -> float:
         if self.nb_theta is None:
             raise ValueError("the negative binomial's theta is not set")

@@ -62,3 +62,36 @@ def fd_gradient_hessian(
                 pts.append(float(fun(np.maximum(xx, lo))))
             H[i, j] = H[j, i] = (pts[0] - pts[1] - pts[2] + pts[3]) / (4.0 * delta * delta)
     return g, H
+
+
+def fd_hessian_from_gradient(
+    grad: Callable[[np.ndarray], np.ndarray],
+    x: np.ndarray,
+    delta: float = DELTA,
+    lower: np.ndarray | None = None,
+    gx: np.ndarray | None = None,
+) -> np.ndarray:
+    """Hessian by central differences of an analytic gradient (``2 m`` evaluations),
+    forward differences for a coordinate within ``delta`` of its lower bound; symmetrised.
+
+    >>> H = fd_hessian_from_gradient(lambda x: np.array([2 * x[0] + 3 * x[1], 3 * x[0]]),
+    ...                              np.array([1.0, 2.0]))
+    >>> H.round(6).tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
+    """
+    x = np.asarray(x, dtype=float)
+    m = len(x)
+    lo = np.full(m, -np.inf) if lower is None else np.asarray(lower, dtype=float)
+    H = np.empty((m, m))
+    for i in range(m):  # loops over the few parameters
+        xa = x.copy()
+        xa[i] += delta
+        ga = np.asarray(grad(xa), dtype=float)
+        if x[i] - delta >= lo[i]:
+            xs = x.copy()
+            xs[i] -= delta
+            H[:, i] = (ga - np.asarray(grad(xs), dtype=float)) / (2.0 * delta)
+        else:
+            g0 = np.asarray(grad(x), dtype=float) if gx is None else gx
+            H[:, i] = (ga - g0) / delta
+    return 0.5 * (H + H.T)

@@ -46,6 +46,7 @@ from typing import Any
 
 import nlopt
 import numpy as np
+from scipy.optimize import minimize
 
 from ..exceptions import (
     ConvergenceWarning,
@@ -56,8 +57,9 @@ from ..exceptions import (
 )
 from .agq import agq_correction
 from .families import Family, get_family
-from .finite_diff import fd_gradient_hessian
+from .finite_diff import fd_gradient_hessian, fd_hessian_from_gradient
 from .pirls import (
+    PIRLS_TOL,
     GLMMData,
     PirlsResult,
     b_from_u,
@@ -65,6 +67,7 @@ from .pirls import (
     pirls_modes,
 )
 from .pls import factorize
+from .single import laplace_gradient
 from .structure import TermArrays, cross_products
 from .theta import ThetaMap
 
@@ -73,6 +76,9 @@ SINGULAR_TOL = 1e-4
 
 #: R's glm: a fitted probability within this of 0 or 1 is "numerically 0 or 1"
 SEPARATION_EPS = 10 * np.finfo(float).eps
+
+#: PIRLS tolerance for the evaluations of the finite-difference Hessian
+HESSIAN_PIRLS_TOL = 1e-13
 
 #: the largest number of quadrature nodes (lme4 allows up to 25)
 MAX_NAGQ = 25
@@ -204,6 +210,8 @@ class GLMMProblem:
         self._u: np.ndarray | None = None  # warm start of the modes
         self._beta1: np.ndarray | None = None  # warm start of stage 1's beta
         self.pirls_failures = 0
+        self.pirls_tol = PIRLS_TOL
+        self._predict: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.last_pirls: PirlsResult | None = None
 
     # ------------------------------------------------------------ pieces
@@ -216,7 +224,7 @@ class GLMMProblem:
 
     def laplace(self, res: PirlsResult) -> float:
         """lme4's Laplace deviance at the modes."""
-        return self.minus2_loglik(res) + res.sqr_u + res.factor.logdet_L
+        return self.minus2_loglik(res) + res.sqr_u + res.logdet_L
 
     def _lambdas(self, theta: np.ndarray) -> list[np.ndarray]:
         return self.tmap.factors(np.asarray(theta, dtype=float))
@@ -244,7 +252,15 @@ class GLMMProblem:
 
     # ------------------------------------------------------------ stage 2
     def modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsResult:
-        res = pirls_modes(self.data, self._lambdas(theta), np.asarray(beta, float), self._u)
+        u0 = self._u
+        if self._predict is not None:  # first-order prediction from the last gradient
+            x0, u_at, sens = self._predict
+            dx = np.concatenate([theta, beta]) - x0
+            if len(dx) == sens.shape[1]:
+                u0 = u_at + sens @ dx
+        res = pirls_modes(
+            self.data, self._lambdas(theta), np.asarray(beta, float), u0, tol=self.pirls_tol
+        )
         if res.converged:
             self._u = res.u
         return res
@@ -262,6 +278,37 @@ class GLMMProblem:
             lam = float(self._lambdas(theta)[0][0, 0])
             dev += agq_correction(self.data, res, lam, np.asarray(beta, float), self.nagq)
         return dev
+
+    @property
+    def has_gradient(self) -> bool:
+        """The analytic gradient is available (one term, Laplace)."""
+        return self.data.single is not None and self.nagq == 1
+
+    def value_and_gradient(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """Laplace deviance and its analytic gradient in ``x = (theta, beta)`` (one term)."""
+        m = self.tmap.size
+        theta, beta = x[:m], x[m:]
+        f = self.deviance(theta, beta)
+        if not np.isfinite(f):
+            return f, np.zeros(len(x))
+        res = self.last_pirls
+        one = self.data.single
+        T = self._lambdas(theta)[0]
+        w_eta, w_obs = self.data.response.derivatives(res.state)
+        layout = [(r, c) for (_, r, c) in self.tmap.layout()]
+        g, sens = laplace_gradient(
+            one,
+            T,
+            res.u.reshape(one.L, one.k),
+            self.data.X,
+            res.state.w,
+            res.state.r,
+            w_eta,
+            w_obs,
+            layout,
+        )
+        self._predict = (np.array(x, dtype=float), res.u, sens)
+        return f, g
 
     def deviance_vector(self, x: np.ndarray) -> float:
         """:meth:`deviance` of ``x = (theta, beta)``."""
@@ -326,6 +373,36 @@ def bobyqa(
     return best["x"], best["f"], converged and bool(np.isfinite(best["f"])), msg
 
 
+def lbfgsb(
+    fun, x0: np.ndarray, lower: np.ndarray, scale: np.ndarray, gtol: float, maxeval: int
+) -> tuple[np.ndarray, float, bool, str]:
+    """L-BFGS-B with the analytic gradient, in coordinates scaled by ``scale``."""
+    x0 = np.maximum(np.asarray(x0, float), lower)
+
+    def f(z: np.ndarray) -> tuple[float, np.ndarray]:
+        val, g = fun(x0 + scale * z)
+        if not np.isfinite(val):
+            return 1e300, np.zeros_like(z)
+        return val, g * scale
+
+    zlo = np.where(np.isfinite(lower), (lower - x0) / scale, -np.inf)
+    bounds = [(lo if np.isfinite(lo) else None, None) for lo in np.minimum(zlo, 0.0)]
+    res = minimize(
+        f,
+        np.zeros(len(x0)),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-15, "gtol": gtol, "maxiter": maxeval, "maxcor": 20},
+    )
+    z = np.asarray(res.x)
+    val, g = f(z)
+    pg = np.where((z <= np.minimum(zlo, 0.0)) & (g > 0), 0.0, g)
+    size = float(np.max(np.abs(pg))) if len(pg) else 0.0
+    ok = bool(res.success) or size <= 10 * gtol
+    return x0 + scale * z, val, ok and val < 1e300, f"L-BFGS-B: {res.message} (|grad| {size:.2g})"
+
+
 # ------------------------------------------------------------------ estimate
 def _separation_check(res: PirlsResult, family: Family, where: str) -> None:
     if family.name != "binomial":
@@ -358,7 +435,12 @@ def estimate_at(
         beta = res.beta
         objective = prob.laplace(res)
     else:
+        # the final evaluation converges PIRLS to round-off (also the centre of the
+        # finite-difference Hessian)
+        tol_keep, prob.pirls_tol = prob.pirls_tol, HESSIAN_PIRLS_TOL
+        prob._predict = None
         objective = prob.deviance(theta, beta)
+        prob.pirls_tol = tol_keep
         res = prob.last_pirls
     if not res.converged:
         raise EstimationError(
@@ -375,11 +457,7 @@ def estimate_at(
     H = g = cov_h = None
     msg = message
     if cov == "hessian" and prob.nagq > 0 and prob.p:
-        lower = np.concatenate([tmap.lower, np.full(prob.p, -np.inf)])
-        x = np.concatenate([theta, beta])
-        u_keep = prob._u
-        g, H = fd_gradient_hessian(prob.deviance_vector, x, lower=lower, fx=objective)
-        prob._u = u_keep
+        H, g = _hessian(prob, theta, beta, objective, res.u)
         try:
             Hinv = np.linalg.inv(H)
             cov_h = 2.0 * Hinv[m:, m:]
@@ -396,7 +474,9 @@ def estimate_at(
             cov_h = None
     cov_method = "hessian" if cov_h is not None else "rx"
     cov_beta = cov_h if cov_h is not None else cov_rx
-    cc = res.factor.cond_cov_blocks()
+    cc = factorize(
+        cross_products(data._X0, st.eta, data.terms, weights=st.w), lam
+    ).cond_cov_blocks()
     factors = tmap.factors(theta)
     singular = [i for i, T in enumerate(factors) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
     _separation_check(res, data.family, "the fitted model")
@@ -416,7 +496,7 @@ def estimate_at(
         objective=float(objective),
         deviance_residual_sum=res.state.dev,
         sqr_u=res.sqr_u,
-        logdet_L=res.factor.logdet_L,
+        logdet_L=res.logdet_L,
         logdet_RX=ff.logdet_RX,
         eta=st.eta,
         mu=st.mu,
@@ -437,6 +517,41 @@ def estimate_at(
 
 
 # ------------------------------------------------------------------ fitting
+def _hessian(
+    prob: GLMMProblem, theta: np.ndarray, beta: np.ndarray, objective: float, u: np.ndarray
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Hessian of the deviance in ``(theta, beta)`` at the estimate (and the gradient).
+
+    Every evaluation starts PIRLS from the modes at the estimate and converges it
+    to round-off, so the differences are not swamped by PIRLS noise.  With the
+    analytic gradient (one term, Laplace): central differences of the gradient;
+    otherwise lme4's central differences of the deviance.
+    """
+    lower = np.concatenate([prob.tmap.lower, np.full(prob.p, -np.inf)])
+    x = np.concatenate([theta, beta])
+    keep = prob._u, prob._predict, prob.pirls_tol
+    prob.pirls_tol = HESSIAN_PIRLS_TOL
+
+    def fresh(fun):
+        def call(z):
+            prob._u, prob._predict = u, None
+            return fun(z)
+
+        return call
+
+    try:
+        if prob.has_gradient:
+            f0, g = fresh(prob.value_and_gradient)(x)
+            H = fd_hessian_from_gradient(
+                lambda z: fresh(prob.value_and_gradient)(z)[1], x, lower=lower, gx=g
+            )
+        else:
+            g, H = fd_gradient_hessian(fresh(prob.deviance_vector), x, lower=lower, fx=objective)
+    finally:
+        prob._u, prob._predict, prob.pirls_tol = keep
+    return H, g
+
+
 def check_nagq(nagq: int, terms: Sequence[TermArrays]) -> int:
     """Validate ``nagq`` (0, 1, or 2..25 with a single scalar term)."""
     if isinstance(nagq, bool) or int(nagq) != nagq or nagq < 0:
@@ -487,7 +602,7 @@ def fit_stages(
             theta,
             lower,
             step1,
-            xtol if tight else 1e-5,
+            xtol if tight else (1e-3 if prob.has_gradient else 1e-5),
             ftol if tight else 1e-6,
             maxeval,
         )
@@ -506,7 +621,12 @@ def fit_stages(
     x0 = np.concatenate([theta, beta])
     lower2 = np.concatenate([lower, np.full(len(beta), -np.inf)])
     step = np.concatenate([np.maximum(0.1 * np.abs(theta), 0.02), 0.5 * se])
-    x, f2, ok2, msg2 = bobyqa(prob.deviance_vector, x0, lower2, step, xtol, ftol, maxeval)
+    ok2 = False
+    if prob.has_gradient:
+        x, f2, ok2, msg2 = lbfgsb(prob.value_and_gradient, x0, lower2, step, 1e-7, maxeval)
+        x0 = x
+    if not ok2:
+        x, f2, ok2, msg2 = bobyqa(prob.deviance_vector, x0, lower2, step, xtol, ftol, maxeval)
     if not np.isfinite(f2):
         raise EstimationError("PIRLS did not converge during the optimisation; " + PIRLS_ADVICE)
     return x[:m], x[m:], ok2, f"stage 2: {msg2}"

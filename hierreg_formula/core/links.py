@@ -105,6 +105,18 @@ class Link:
             mu = np.clip(mu, EPS, 1.0 - EPS)
         return mu
 
+    def mu_eta2(self, eta: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """``d^2 mu / deta^2`` (``mu`` the inverse link at ``eta``)."""
+        if self.name == "logit":
+            return mu * (1.0 - mu) * (1.0 - 2.0 * mu)
+        if self.name == "log":
+            return mu
+        if self.name == "identity":
+            return np.zeros_like(mu)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            d2 = np.asarray(self.sm.inverse_deriv2(eta), dtype=float)
+        return np.where(np.isfinite(d2), d2, 0.0)
+
     def mu_eta(self, eta: np.ndarray) -> np.ndarray:
         """``dmu/deta`` (at least ``eps`` in absolute value for probability links)."""
         if self.name == "logit":

@@ -21,8 +21,8 @@ decrease.  For a canonical link this is Newton's method; otherwise it uses the
 expected information, as lme4 does, and the factor at the mode is the one of
 lme4's Laplace approximation.
 
-The working-weights machinery (:func:`working_state`) is what an IRLS for any
-family needs, e.g. the regularized mode's penalized logistic regression.
+The working-weights machinery is :class:`~hierreg_formula.core.working.Response`;
+a model with a single term takes the level-wise path of :mod:`.single`.
 
 Example
 -------
@@ -47,7 +47,9 @@ import numpy as np
 
 from .families import Family
 from .pls import PLSFactor, factorize
+from .single import SingleTerm
 from .structure import TermArrays, cross_products, random_part
+from .working import Response, WorkingState
 
 #: PIRLS stops when no spherical random effect (and no fixed-effect contribution
 #: to eta, for the joint version) moves by more than this (times 1 + its size)
@@ -74,9 +76,16 @@ class GLMMData:
     weights: np.ndarray | None = None
     offset: np.ndarray | None = None
     _X0: np.ndarray = field(init=False, repr=False)
+    response: Response = field(init=False, repr=False)
+    single: SingleTerm | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_X0", np.empty((len(self.y), 0)))
+        # column-major X: X @ beta (once per evaluation) is a fast column sweep
+        object.__setattr__(self, "X", np.asfortranarray(self.X, dtype=float))
+        object.__setattr__(self, "response", Response(self.family, self.y, self.weights))
+        one = SingleTerm(self.terms[0]) if len(self.terms) == 1 else None
+        object.__setattr__(self, "single", one)
 
     @property
     def n(self) -> int:
@@ -90,37 +99,6 @@ class GLMMData:
         """``offset + X beta``."""
         eta = self.X @ beta if self.X.shape[1] else np.zeros(self.n)
         return eta if self.offset is None else eta + self.offset
-
-
-@dataclass(frozen=True)
-class WorkingState:
-    """Everything IRLS needs at one linear predictor.
-
-    ``w``: working weights ``prior * (dmu/deta)^2 / V(mu)``; ``wres``: working
-    residual ``(y - mu) / (dmu/deta)``; ``dev``: sum of the prior-weighted unit
-    deviances.
-    """
-
-    eta: np.ndarray
-    mu: np.ndarray
-    w: np.ndarray
-    wres: np.ndarray
-    dev: float
-
-
-def working_state(
-    family: Family, y: np.ndarray, eta: np.ndarray, weights: np.ndarray | None = None
-) -> WorkingState:
-    """Means, working weights and residuals, and the deviance at ``eta``."""
-    mu = family.link.linkinv(eta)
-    d = family.link.mu_eta(eta)
-    var = family.variance(mu)
-    w = d * d / var
-    if weights is not None:
-        w = w * weights
-    wres = (y - mu) / d
-    dev = float(np.sum(family.dev_resids(y, mu, weights)))
-    return WorkingState(eta=eta, mu=mu, w=w, wres=wres, dev=dev)
 
 
 def b_from_u(u: np.ndarray, terms: Sequence[TermArrays], lambdas: Sequence[np.ndarray]):
@@ -137,14 +115,17 @@ def b_from_u(u: np.ndarray, terms: Sequence[TermArrays], lambdas: Sequence[np.nd
 class PirlsResult:
     """The conditional modes and what the Laplace approximation needs there.
 
-    ``factor`` is the PLS factor with the working weights at ``u`` (its
-    ``logdet_L`` is lme4's ``ldL2``); ``pdev = dev + ||u||^2``.
+    ``logdet_L`` is lme4's ``ldL2``, ``log|L|^2`` with the working weights at
+    ``u``; ``L11`` the factor's first-term blocks; ``factor`` the PLS factor (None
+    on the single-term path); ``pdev = dev + ||u||^2``.
     """
 
     u: np.ndarray
     beta: np.ndarray
     state: WorkingState
-    factor: PLSFactor
+    logdet_L: float
+    L11: np.ndarray
+    factor: PLSFactor | None
     pdev: float
     iterations: int
     converged: bool
@@ -156,9 +137,17 @@ class PirlsResult:
 
 
 def _pass(data: GLMMData, lambdas, u, fixed) -> tuple[WorkingState, float]:
-    eta = fixed + random_part(data.terms, b_from_u(u, data.terms, lambdas)) if data.q else fixed
-    st = working_state(data.family, data.y, eta, data.weights)
+    if data.single is not None:
+        one = data.single
+        eta = fixed + one.zb(u.reshape(one.L, one.k) @ np.asarray(lambdas[0]).T)
+    else:
+        eta = fixed + random_part(data.terms, b_from_u(u, data.terms, lambdas))
+    st = data.response.state(eta)
     return st, st.dev + float(u @ u)
+
+
+def _result(u, beta, st, f: PLSFactor, pdev, it, ok, msg="") -> PirlsResult:
+    return PirlsResult(u, beta, st, f.logdet_L, f.L11, f, pdev, it, ok, msg)
 
 
 def pirls_modes(
@@ -178,13 +167,21 @@ def pirls_modes(
     u = np.zeros(data.q) if u0 is None else np.array(u0, dtype=float)
     st, pdev = _pass(data, lambdas, u, fixed)
     msg = ""
+    one = data.single
+    T = np.asarray(lambdas[0], dtype=float)
     for it in range(1, maxit + 1):
-        zr = (st.eta - fixed) + st.wres
-        f = factorize(cross_products(data._X0, zr, data.terms, weights=st.w), lambdas)
-        u_new = f.solution()[0]
-        step = u_new - u
+        if one is not None:
+            step, Lc = one.newton_step(T, u.reshape(one.L, one.k), st.w, st.r)
+            step = step.ravel()
+            ldl = float(2.0 * np.log(np.diagonal(Lc, axis1=1, axis2=2)).sum())
+        else:
+            zr = (st.eta - fixed) + st.wres
+            f = factorize(cross_products(data._X0, zr, data.terms, weights=st.w), lambdas)
+            step = f.solution()[0] - u
         if np.max(np.abs(step), initial=0.0) <= tol * (1.0 + np.max(np.abs(u), initial=0.0)):
-            return PirlsResult(u, beta, st, f, pdev, it, True)
+            if one is not None:
+                return PirlsResult(u, beta, st, ldl, Lc, None, pdev, it, True)
+            return _result(u, beta, st, f, pdev, it, True)
         for _ in range(MAX_HALVINGS):
             st_new, pdev_new = _pass(data, lambdas, u + step, fixed)
             if pdev_new <= pdev * (1.0 + 1e-15) or not np.isfinite(pdev):
@@ -195,9 +192,14 @@ def pirls_modes(
             # if the step is already tiny, otherwise a failure
             small = np.max(np.abs(step)) <= 1e-6 * (1.0 + np.max(np.abs(u)))
             msg = "step halving could not decrease the penalized deviance"
-            return PirlsResult(u, beta, st, f, pdev, it, bool(small), msg)
+            if one is not None:
+                return PirlsResult(u, beta, st, ldl, Lc, None, pdev, it, bool(small), msg)
+            return _result(u, beta, st, f, pdev, it, bool(small), msg)
         u, st, pdev = u + step, st_new, pdev_new
-    return PirlsResult(u, beta, st, f, pdev, maxit, False, f"no convergence in {maxit} iterations")
+    msg = f"no convergence in {maxit} iterations"
+    if one is not None:
+        return PirlsResult(u, beta, st, ldl, Lc, None, pdev, maxit, False, msg)
+    return _result(u, beta, st, f, pdev, maxit, False, msg)
 
 
 def pirls_joint(
@@ -222,7 +224,7 @@ def pirls_joint(
             eta0 = data.family.link.linkfun(data.family.mustart(data.y, data.weights))
         u = np.zeros(data.q)
         beta = np.zeros(X.shape[1])
-        st = working_state(data.family, data.y, eta0, data.weights)
+        st = data.response.state(eta0)
         pdev = np.inf  # the start is not a point (u, beta): no halving on the first step
     else:
         beta = np.array(beta0, dtype=float)
@@ -239,7 +241,7 @@ def pirls_joint(
             np.max(np.abs(db) * xscale, initial=0.0) / (1.0 + np.max(np.abs(st.eta - off))),
         )
         if np.isfinite(pdev) and size <= tol:
-            return PirlsResult(u, beta, st, f, pdev, it, True)
+            return _result(u, beta, st, f, pdev, it, True)
         for _ in range(MAX_HALVINGS):
             st_new, pdev_new = _pass(data, lambdas, u + du, data.fixed_eta(beta + db))
             if pdev_new <= pdev * (1.0 + 1e-15) or not np.isfinite(pdev):
@@ -247,6 +249,6 @@ def pirls_joint(
             du, db = 0.5 * du, 0.5 * db
         else:
             msg = "step halving could not decrease the penalized deviance"
-            return PirlsResult(u, beta, st, f, pdev, it, bool(size <= 1e-6), msg)
+            return _result(u, beta, st, f, pdev, it, bool(size <= 1e-6), msg)
         u, beta, st, pdev = u + du, beta + db, st_new, pdev_new
-    return PirlsResult(u, beta, st, f, pdev, maxit, False, f"no convergence in {maxit} iterations")
+    return _result(u, beta, st, f, pdev, maxit, False, f"no convergence in {maxit} iterations")
