@@ -107,8 +107,13 @@ class GLMMEstimate:
         Conditional modes per term ``(L, k)`` (lme4's ``ranef``), their conditional
         covariances ``(L, k, k)`` and standard deviations.
     objective:
-        lme4's ``-2 log L`` (Laplace / AGQ, with all constants; ``nagq = 0``: the
-        Laplace form at the joint modes); ``loglik = -objective / 2``.
+        lme4's ``-2 log L``: the Laplace deviance with all constants (``nagq = 0``:
+        the Laplace form at the joint modes of ``(u, beta)``).  For ``nagq > 1``
+        lme4 reports the quadrature deviance *without* the constants of the
+        saturated model (``sum_i -2 log f(y_i | mu_i = y_i)``, e.g. the binomial
+        log-choose terms), so that is ``objective`` too; ``objective_full``
+        always includes them (the one to compare across ``nagq``).
+        ``loglik = -objective / 2``.
     deviance_residual_sum, sqr_u, logdet_L:
         Its pieces: ``sum w d(y, mu)`` (lme4's ``deviance()``), ``||u||^2``, ``log|L|^2``.
     eta, mu:
@@ -130,6 +135,7 @@ class GLMMEstimate:
     cond_cov: list[np.ndarray]
     cond_sd: list[np.ndarray]
     objective: float
+    objective_full: float
     deviance_residual_sum: float
     sqr_u: float
     logdet_L: float
@@ -472,6 +478,9 @@ def estimate_at(
                 ConvergenceWarning,
             )
             cov_h = None
+    reported = objective
+    if prob.nagq > 1 and prob.const is not None:  # lme4 drops the constants with AGQ
+        reported = objective - prob.const
     cov_method = "hessian" if cov_h is not None else "rx"
     cov_beta = cov_h if cov_h is not None else cov_rx
     cc = factorize(
@@ -493,7 +502,8 @@ def estimate_at(
         u=res.u,
         cond_cov=cc,
         cond_sd=[np.sqrt(np.diagonal(c, axis1=1, axis2=2)) for c in cc],
-        objective=float(objective),
+        objective=float(reported),
+        objective_full=float(objective),
         deviance_residual_sum=res.state.dev,
         sqr_u=res.sqr_u,
         logdet_L=res.logdet_L,
