@@ -146,6 +146,18 @@ def _pass(data: GLMMData, lambdas, u, fixed) -> tuple[WorkingState, float]:
     return st, st.dev + float(u @ u)
 
 
+def _separated(data: GLMMData, st: WorkingState, pdev_old: float, pdev: float) -> bool:
+    """Binomial fit with fitted probabilities numerically 0 or 1 whose penalized deviance
+    has stopped changing: the parameters drift off to infinity (complete separation)
+    while the deviance has converged, as R's glm judges convergence."""
+    if data.family.name != "binomial" or not np.isfinite(pdev_old):
+        return False
+    eps = 10 * np.finfo(float).eps
+    if not np.any((st.mu <= eps) | (st.mu >= 1.0 - eps)):
+        return False
+    return abs(pdev_old - pdev) <= 1e-10 * (abs(pdev) + 0.1)
+
+
 def _result(u, beta, st, f: PLSFactor, pdev, it, ok, msg="") -> PirlsResult:
     return PirlsResult(u, beta, st, f.logdet_L, f.L11, f, pdev, it, ok, msg)
 
@@ -231,6 +243,7 @@ def pirls_joint(
         u = np.zeros(data.q) if u0 is None else np.array(u0, dtype=float)
         st, pdev = _pass(data, lambdas, u, data.fixed_eta(beta))
     msg = ""
+    pdev_prev = np.inf
     for it in range(1, maxit + 1):
         z = (st.eta - off) + st.wres
         f = factorize(cross_products(X, z, data.terms, weights=st.w), lambdas)
@@ -242,6 +255,9 @@ def pirls_joint(
         )
         if np.isfinite(pdev) and size <= tol:
             return _result(u, beta, st, f, pdev, it, True)
+        if it > 1 and _separated(data, st, pdev_prev, pdev):
+            return _result(u, beta, st, f, pdev, it, True, "complete separation")
+        pdev_prev = pdev
         for _ in range(MAX_HALVINGS):
             st_new, pdev_new = _pass(data, lambdas, u + du, data.fixed_eta(beta + db))
             if pdev_new <= pdev * (1.0 + 1e-15) or not np.isfinite(pdev):
