@@ -31,8 +31,8 @@ METHODS = ("reml", "ml", "regularized")
 
 #: keyword options accepted by each method (besides ``missing``)
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "reml": CORE_OPTIONS,
-    "ml": CORE_OPTIONS,
+    "reml": ("weights", "offset", *CORE_OPTIONS),
+    "ml": ("weights", "offset", *CORE_OPTIONS),
     "regularized": (
         "alpha",
         "loss",
@@ -102,8 +102,11 @@ def fit(
         ``"drop"`` (default: drop rows with missing values in the used columns,
         with a warning giving their count) or ``"raise"``.
     **kwargs:
-        Options of the method.  REML/ML: ``theta0`` (start, lme4's layout),
-        ``xtol``, ``ftol``, ``maxeval``, ``gradient`` (optimiser settings).
+        Options of the method.  REML/ML: ``weights`` (prior weights, lme4's: the
+        residual variance of row ``i`` is ``sigma^2 / w_i``) and ``offset`` (added to
+        the linear predictor, as the formula's ``offset(expr)`` terms), each a column
+        name or one value per row; ``theta0`` (start, lme4's layout), ``xtol``,
+        ``ftol``, ``maxeval``, ``gradient`` (optimiser settings).
         Regularized: ``alpha``, ``loss``, ``l1``, ``linf``, ``main_l2``,
         ``weight_by_nobs``, ``family``, ``cv``, ``alphas``, ``random_state`` (see
         :func:`hierreg_formula.regularized.fit_regularized`).  Any other keyword is

@@ -46,7 +46,8 @@ def fit(formula, df, **kw):
 
 def same_fit(a, b, rtol=1e-6):
     np.testing.assert_allclose(a.params.to_numpy(), b.params.to_numpy(), rtol=rtol, atol=1e-8)
-    np.testing.assert_allclose(a.theta.to_numpy(), b.theta.to_numpy(), rtol=1e-4, atol=1e-5)
+    # near a boundary (singular fits) the deviance is flat: theta agrees to ~1e-4 only
+    np.testing.assert_allclose(a.theta.to_numpy(), b.theta.to_numpy(), rtol=1e-4, atol=1e-4)
     assert a.sigma == pytest.approx(b.sigma, rel=rtol)
     assert a.objective == pytest.approx(b.objective, rel=1e-9)
 

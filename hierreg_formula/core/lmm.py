@@ -402,7 +402,7 @@ class LMMProblem:
             # scalar terms: the gradient costs about one evaluation and saves most of them;
             # a vector term's gradient costs several batched products per call, which on
             # measured problems (sleepstudy, 100k/1M rows) is no faster than BOBYQA
-            gradient = all(t.k == 1 for t in self.terms)
+            gradient = all(t.k == 1 for t in self.cp.terms)
         converged, msg = False, ""
         if gradient:
             theta_s, _, converged, msg = _optimize_gradient(fun, x0, lower, maxeval)

@@ -29,6 +29,7 @@ from ..formula.blocks import DesignBlocks
 from ..results.lmm import LMMResults
 from ..threads import blas_threads_limited
 from .prepare import PreparedModel, check_mixed_model, prepare
+from .rows import attach_row_values
 
 #: options of :func:`fit_lmm_blocks` passed on to the core's optimiser
 CORE_OPTIONS = ("theta0", "xtol", "ftol", "maxeval", "gradient")
@@ -79,7 +80,16 @@ def fit_lmm_blocks(
     offset: np.ndarray | None = None,
     **core_kwargs: Any,
 ) -> LMMResults:
-    """Fit a linear mixed model on already-built design blocks."""
+    """Fit a linear mixed model on already-built design blocks.
+
+    ``weights`` are lme4's prior weights (the residual variance of row ``i`` is
+    ``sigma^2 / w_i``); ``offset`` adds to the formula's ``offset()`` terms.
+    """
+    if blocks.trials is not None:
+        raise EstimationError(
+            "a cbind(successes, failures) response is binomial: fit it with "
+            "family='binomial' (a linear mixed model of the proportions is not what it means)"
+        )
     pm = prepare(blocks, weights=weights, offset=offset)
     est = fit_prepared(pm, reml=reml, **core_kwargs)
     return LMMResults(
@@ -90,6 +100,7 @@ def fit_lmm_blocks(
         data=data,
         offset=pm.offset,
         weights=pm.weights,
+        offset_argument=offset is not None,
     )
 
 
@@ -98,8 +109,16 @@ def fit_lmm_formula(
     data: pd.DataFrame | Mapping[str, Any],
     reml: bool = True,
     missing: str = "drop",
+    weights: str | np.ndarray | None = None,
+    offset: str | np.ndarray | None = None,
     **kwargs: Any,
 ) -> LMMResults:
-    """Build the design blocks from ``formula`` and ``data`` and fit by REML or ML."""
-    blocks = build_design(formula, data, missing=missing)
-    return fit_lmm_blocks(formula, blocks, reml=reml, data=data, **kwargs)
+    """Build the design blocks from ``formula`` and ``data`` and fit by REML or ML.
+
+    ``weights`` and ``offset`` are column names or one value per row of ``data``.
+    """
+    frame, names = attach_row_values(data, {"weights": weights, "offset": offset})
+    blocks = build_design(formula, frame, missing=missing, extra=list(names.values()))
+    w = blocks.extra.get(names["weights"]) if "weights" in names else None
+    off = blocks.extra.get(names["offset"]) if "offset" in names else None
+    return fit_lmm_blocks(formula, blocks, reml=reml, data=data, weights=w, offset=off, **kwargs)

@@ -187,7 +187,8 @@ def prepare(
     blocks:
         From :func:`~hierreg_formula.formula.build_design` or built from arrays.
     weights, offset:
-        Prior weights (positive) and offset, one value per row.
+        Prior weights (positive) and offset, one value per row; the offset adds to
+        the formula's own ``offset()`` terms (``blocks.offset``).
     drop_dependent:
         Drop linearly dependent fixed-effects columns (with a warning).
     """
@@ -214,6 +215,8 @@ def prepare(
                 x_names=[blocks.x_names[i] for i in keep],
             )
     n = blocks.nobs
+    if blocks.offset is not None:
+        offset = blocks.offset if offset is None else blocks.offset + np.asarray(offset, float)
     terms = []
     for blk in blocks.random:
         if len(blk.codes) and blk.codes.min() < 0:

@@ -121,6 +121,16 @@ def fit_regularized_blocks(
         )
     if blocks.y is None:
         raise EstimationError("the formula has no response")
+    if blocks.offset is not None:
+        raise HierregError(
+            "offset() terms are not supported by the regularized mode (hierreg's objective "
+            "has no offset); use method='reml'/'ml', or subtract the offset from the response"
+        )
+    if blocks.trials is not None:
+        raise HierregError(
+            "a cbind(successes, failures) response is not supported by the regularized mode; "
+            "give one row per trial with a two-label response and family='binomial'"
+        )
     if family == "binomial" and not np.isin(blocks.y, (0.0, 1.0)).all():
         raise DataError("family='binomial' needs a two-label response (coded 0/1 here)")
     pm = prepare(blocks)

@@ -7,8 +7,8 @@ Example
 >>> round(res.reml_criterion, 4), round(res.deviance, 4)
 (1743.6283, 1751.9859)
 >>> row = res.varcorr().iloc[0]
->>> row["group"], row["var1"], round(float(row["sd"]), 4)
-('Subject', 'Intercept', 24.7405)
+>>> row["group"], row["var1"], round(float(row["sd"]), 3)
+('Subject', 'Intercept', 24.74)
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ class LMMResults(MixedResultsBase):
         data: Any = None,
         offset: np.ndarray | None = None,
         weights: np.ndarray | None = None,
+        offset_argument: bool = False,
     ) -> None:
         self._est = estimate
         self._weights = weights
@@ -68,6 +69,7 @@ class LMMResults(MixedResultsBase):
             dropped_columns=dropped_columns,
             data=data,
             offset=offset,
+            offset_argument=offset_argument,
         )
 
     # --------------------------------------------------------------- estimates
