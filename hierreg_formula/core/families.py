@@ -33,7 +33,7 @@ Example
 ('poisson', 'log', True)
 >>> y = np.array([0.0, 2.0, 5.0]); mu = np.array([0.5, 2.0, 4.0])
 >>> round(float(fam.minus2_loglik(y, mu, np.ones(3))), 6)
-8.000645
+7.325746
 """
 
 from __future__ import annotations

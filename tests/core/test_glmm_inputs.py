@@ -9,7 +9,7 @@ import pytest
 import statsmodels.api as sm
 
 from hierreg_formula.core.families import get_family
-from hierreg_formula.core.glmm import fit_glmm
+from hierreg_formula.core.glmer import fit_glmm
 from hierreg_formula.core.structure import TermArrays
 from hierreg_formula.exceptions import (
     DataError,
@@ -142,7 +142,7 @@ def test_observation_level_random_effect_is_fine(model) -> None:
 
 def test_pirls_failure_is_an_error_with_advice(model, monkeypatch) -> None:
     X, y, _, t = model
-    import hierreg_formula.core.glmm as glmm_mod
+    import hierreg_formula.core.glmm as glmm_mod  # fit_stages looks pirls_joint up here
 
     def failing(*args, **kwargs):
         from hierreg_formula.core import pirls

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hierreg_formula.core.glmm import fit_glmm
+from hierreg_formula.core.glmer import fit_glmm
 from hierreg_formula.core.structure import TermArrays
 from hierreg_formula.formula import build_design
 from tests.conftest import DATA, load_lme4_turn2, require

@@ -16,7 +16,8 @@ import statsmodels.api as sm
 import hierreg_formula as hierreg
 from hierreg_formula.core.agq import gh_rule
 from hierreg_formula.core.families import get_family
-from hierreg_formula.core.glmm import GLMMProblem, fit_glmm
+from hierreg_formula.core.glmer import fit_glmm
+from hierreg_formula.core.glmm import GLMMProblem
 from hierreg_formula.core.pirls import GLMMData
 from hierreg_formula.core.structure import TermArrays
 from hierreg_formula.formula import build_design
