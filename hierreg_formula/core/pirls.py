@@ -40,6 +40,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -48,7 +49,8 @@ import numpy as np
 from .families import Family
 from .pls import PLSFactor, factorize
 from .single import SingleTerm
-from .structure import TermArrays, cross_products, random_part
+from .structure import TermArrays, random_part
+from .weighted import WeightedCrossProducts
 from .working import Response, WorkingState
 
 #: PIRLS stops when no spherical random effect (and no fixed-effect contribution
@@ -90,6 +92,16 @@ class GLMMData:
     @property
     def n(self) -> int:
         return len(self.y)
+
+    @functools.cached_property
+    def cp_z(self) -> WeightedCrossProducts:
+        """Weighted cross-products of the terms alone (PIRLS for ``u``)."""
+        return WeightedCrossProducts(self._X0, self.terms)
+
+    @functools.cached_property
+    def cp_x(self) -> WeightedCrossProducts:
+        """Weighted cross-products of ``X`` and the terms (PIRLS for ``u`` and ``beta``)."""
+        return WeightedCrossProducts(self.X, self.terms)
 
     @property
     def q(self) -> int:
@@ -188,7 +200,7 @@ def pirls_modes(
             ldl = float(2.0 * np.log(np.diagonal(Lc, axis1=1, axis2=2)).sum())
         else:
             zr = (st.eta - fixed) + st.wres
-            f = factorize(cross_products(data._X0, zr, data.terms, weights=st.w), lambdas)
+            f = factorize(data.cp_z(zr, st.w), lambdas)
             step = f.solution()[0] - u
         if np.max(np.abs(step), initial=0.0) <= tol * (1.0 + np.max(np.abs(u), initial=0.0)):
             if one is not None:
@@ -246,7 +258,7 @@ def pirls_joint(
     pdev_prev = np.inf
     for it in range(1, maxit + 1):
         z = (st.eta - off) + st.wres
-        f = factorize(cross_products(X, z, data.terms, weights=st.w), lambdas)
+        f = factorize(data.cp_x(z, st.w), lambdas)
         u_new, _, beta_new = f.solution()
         du, db = u_new - u, beta_new - beta
         size = max(
