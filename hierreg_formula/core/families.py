@@ -186,7 +186,7 @@ class Family:
             return 2.0 * (xlogy(y, y / mu) - (y - mu))
         if self.name == "negative_binomial":
             th = self._theta()
-            return 2.0 * (xlogy(y, y / mu) - (y + th) * np.log((y + th) / (mu + th)))
+            return 2.0 * (xlogy(y, y / mu) - (y + th) * np.log1p((y - mu) / (mu + th)))
         if self.name == "gamma":
             return -2.0 * (np.log(y / mu) - (y - mu) / mu)
         if self.name == "inverse_gaussian":

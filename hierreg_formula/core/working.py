@@ -12,7 +12,7 @@ and lme4):
 - working residual ``(y - mu) / mu'``, so the working response is ``eta + (y - mu) / mu'``;
 - the prior-weighted unit deviances, written as ``c(y) - 2 w B(y, mu)`` with
   ``c`` precomputed (binomial ``B = y log mu + (1 - y) log(1 - mu)``, Poisson
-  ``y log mu - mu``, negative binomial ``y log mu - (y + theta) log(mu + theta)``).
+  ``y log mu - mu``, negative binomial ``y log mu + (y + theta) log1p((y - mu) / (mu + theta))``).
 
 :meth:`Response.derivatives` adds what the analytic gradient of the Laplace
 deviance needs: ``dW/deta`` and the observed-information weights
@@ -81,9 +81,8 @@ class Response:
             self.kind = "poisson"
             self._c = 2.0 * wt * (xlogy(y, y) - y)
         elif fam.name == "negative_binomial" and fam.nb_theta is not None:
-            th = fam.nb_theta
             self.kind = "negbin"
-            self._c = 2.0 * wt * (xlogy(y, y) - (y + th) * np.log(y + th))
+            self._c = 2.0 * wt * xlogy(y, y)
 
     @property
     def n(self) -> int:
@@ -101,7 +100,8 @@ class Response:
             return self._c + 2.0 * wt * (mu - y * np.log(mu))
         if self.kind == "negbin":
             th = self.family.nb_theta
-            return self._c - 2.0 * wt * (y * np.log(mu) - (y + th) * np.log(mu + th))
+            # (y + th) log((y + th) / (mu + th)) by log1p: no cancellation for a large theta
+            return self._c - 2.0 * wt * (y * np.log(mu) + (y + th) * np.log1p((y - mu) / (mu + th)))
         return self.family.dev_resids(y, mu, self.weights)
 
     def state(self, eta: np.ndarray) -> WorkingState:
