@@ -542,8 +542,12 @@ def fit_stages(
     xtol: float = 1e-8,
     ftol: float = 1e-11,
     maxeval: int = 10_000,
+    skip_stage1: bool = True,
 ) -> tuple[np.ndarray, np.ndarray, bool, str]:
     """Stage 1 (``theta`` with PIRLS ``beta``) then stage 2 (``(theta, beta)``).
+
+    With the analytic gradient (one term, Laplace) stage 1 is skipped unless
+    ``skip_stage1`` is False (the optimum is the same).
 
     With ``beta0`` given (a warm start, e.g. a neighbouring negative binomial
     ``theta``), stage 1 is skipped.  Returns ``theta``, ``beta``, converged, message.
@@ -560,6 +564,16 @@ def fit_stages(
             )
         _separation_check(glm, data.family, "the fixed-effects GLM (no random effects)")
         prob._beta1 = glm.beta
+    if beta0 is None and prob.has_gradient and skip_stage1:
+        # with the analytic gradient, stage 2 starts from the GLM's beta (lme4's start
+        # too) and the starting theta: stage 1's joint PIRLS passes (each with X) cost
+        # more than the L-BFGS-B iterations they save; beta scaled by the GLM's SEs
+        beta = glm.beta
+        prec = glm.factor.fixed_precision()
+        d = np.diag(prec)
+        se = np.sqrt(np.diag(np.linalg.inv(prec + 1e-12 * np.diag(np.where(d > 0, d, 1.0)))))
+        prob._u = None
+    elif beta0 is None:
         # stage 1: theta, with beta from PIRLS
         step1 = np.maximum(0.25 * np.abs(theta), 0.05)
         tight = prob.nagq == 0
