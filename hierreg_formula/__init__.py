@@ -21,6 +21,7 @@ from .exceptions import (
     MissingDataWarning,
     RankDeficiencyWarning,
     ResponseWarning,
+    SeparationWarning,
     SingularFitWarning,
 )
 
@@ -57,6 +58,7 @@ __all__ = [
     "MissingDataWarning",
     "RankDeficiencyWarning",
     "ResponseWarning",
+    "SeparationWarning",
     "SingularFitWarning",
     "__version__",
     "fit",
