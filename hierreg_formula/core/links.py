@@ -51,8 +51,11 @@ _R_NAMES = {
 
 
 def _logit_linkinv(eta: np.ndarray) -> np.ndarray:
-    # R's binomial()$linkinv: mu in [eps / (1 + eps), 1 / (1 + eps)]
-    return np.clip(expit(eta), EPS / (1.0 + EPS), 1.0 / (1.0 + EPS))
+    # R's binomial()$linkinv: mu in [eps / (1 + eps), 1 / (1 + eps)] (in place: fast)
+    mu = expit(eta)
+    np.minimum(mu, 1.0 / (1.0 + EPS), out=mu)
+    np.maximum(mu, EPS / (1.0 + EPS), out=mu)
+    return mu
 
 
 def _logit_mu_eta(eta: np.ndarray) -> np.ndarray:

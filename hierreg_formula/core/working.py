@@ -53,10 +53,15 @@ class WorkingState:
     mu: np.ndarray
     mu_eta: np.ndarray
     w: np.ndarray
-    wres: np.ndarray
+    res: np.ndarray
     dev_rows: np.ndarray
     dev: float
     r: np.ndarray
+
+    @property
+    def wres(self) -> np.ndarray:
+        """Working residual ``(y - mu) / mu'`` (computed when asked for)."""
+        return self.res / self.mu_eta
 
 
 class Response:
@@ -122,14 +127,13 @@ class Response:
             if self.weights is not None:
                 w = w * self.weights
         res = self.y - mu
-        wres = res / d
         if fam.canonical:  # r = w (y - mu) mu' / V = w (y - mu)
             r = res if self.weights is None else res * self.weights
         else:
-            r = w * wres
+            r = w * (res / d)
         dr = self.dev_rows(mu)
         return WorkingState(
-            eta=eta, mu=mu, mu_eta=d, w=w, wres=wres, dev_rows=dr, dev=float(dr.sum()), r=r
+            eta=eta, mu=mu, mu_eta=d, w=w, res=res, dev_rows=dr, dev=float(dr.sum()), r=r
         )
 
     def derivatives(self, st: WorkingState) -> tuple[np.ndarray, np.ndarray]:
