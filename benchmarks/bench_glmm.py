@@ -227,7 +227,7 @@ def main() -> None:
     names = args.only or [m for m in MODELS if not (args.quick and m == "bern_1m")]
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
     for name in names:
-        results[name] = {}
+        results.setdefault(name, {})
         for tool in args.tools.split(","):
             r = run(name, tool, args.timeout)
             results[name][tool] = r
