@@ -21,6 +21,7 @@ from .exceptions import (
     MissingDataWarning,
     RankDeficiencyWarning,
     ResponseWarning,
+    SeparationWarning,
     SingularFitWarning,
 )
 from .results.comparison import anova, compare_models
@@ -60,6 +61,7 @@ __all__ = [
     "MissingDataWarning",
     "RankDeficiencyWarning",
     "ResponseWarning",
+    "SeparationWarning",
     "SingularFitWarning",
     "__version__",
     "fit",
