@@ -1,7 +1,7 @@
 """Reference material for the inference tests and helpers to build the models.
 
 Turn-2 references are read from the shared read-only folder
-(``shared/reference/lme4-turn2``); turn-3 ones are copied into ``tests/data/lme4-turn3``.
+(``shared/reference/lme4-turn2``); turn-3 ones are copied into ``tests/data/reference/lme4-turn3``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from hierreg_formula.models.prepare import prepare
 from tests.conftest import SHARED
 
 TURN2 = SHARED / "reference" / "lme4-turn2"
-TURN3 = Path(__file__).resolve().parents[1] / "data" / "lme4-turn3"
+TURN3 = Path(__file__).resolve().parents[1] / "data" / "reference" / "lme4-turn3"
 
 
 def load_ref(name: str) -> dict:

@@ -8,8 +8,8 @@
 # Usage (from the repository root):
 #   Rscript tests/data/r/make_turn3.R [DATA_DIR] [OUT_DIR] [--only=name1,name2]
 # DATA_DIR defaults to ../shared/data relative to the repository root, OUT_DIR to
-# tests/data/lme4-turn3. One JSON per model; the layout follows
-# /work/shared/reference/lme4-turn2 (see tests/data/lme4-turn3/README.md).
+# tests/data/reference/lme4-turn3. One JSON per model; the layout follows
+# /work/shared/reference/lme4-turn2 (see tests/data/reference/lme4-turn3/README.md).
 #
 # Written for R 4.2.2, lme4 1.1-31, lmerTest 3.1-3, pbkrtest 0.5-2, glmmTMB 1.1.5,
 # performance 0.10.2 (Debian 12 packages).
@@ -32,7 +32,7 @@ only_arg <- sub("^--only=", "", grep("^--only=", args, value = TRUE))
 ONLY <- if (length(only_arg)) strsplit(only_arg[1], ",")[[1]] else character(0)
 pos <- args[!grepl("^--", args)]
 DATA_DIR <- normalizePath(if (length(pos) >= 1) pos[1] else file.path(repo_root, "..", "shared", "data"))
-OUT_DIR <- if (length(pos) >= 2) pos[2] else file.path(repo_root, "tests", "data", "lme4-turn3")
+OUT_DIR <- if (length(pos) >= 2) pos[2] else file.path(repo_root, "tests", "data", "reference", "lme4-turn3")
 dir.create(OUT_DIR, showWarnings = FALSE, recursive = TRUE)
 wanted <- function(name) length(ONLY) == 0 || name %in% ONLY
 
