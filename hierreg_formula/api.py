@@ -24,6 +24,7 @@ import pandas as pd
 from .compare.mixedlm import DEFAULT_METHODS, MixedLMComparison, compare_results
 from .compare.pooling import PoolingComparison, pooling_table
 from .exceptions import HierregError, HierregWarning
+from .models.glmm import GLMM_OPTIONS, fit_glmm_formula, is_gaussian_identity
 from .models.lmm import CORE_OPTIONS, fit_lmm_formula
 from .regularized.fit import fit_regularized
 
@@ -33,6 +34,7 @@ METHODS = ("reml", "ml", "regularized")
 OPTIONS: dict[str, tuple[str, ...]] = {
     "reml": ("weights", "offset", *CORE_OPTIONS),
     "ml": ("weights", "offset", *CORE_OPTIONS),
+    "glmm": ("nagq", "weights", "offset", *GLMM_OPTIONS),
     "regularized": (
         "alpha",
         "loss",
@@ -51,8 +53,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 _HINTS = {
     "REML": "use method='reml' or method='ml'",
     "reml": "use method='reml' or method='ml'",
-    "family": "generalized linear mixed models (family=...) are not available yet; for a "
-    "two-label response use method='regularized' with family='binomial'",
+    "nagq": "nagq is for GLMMs (a non-Gaussian family=...)",
     "groups": "name the grouping factor in the formula, e.g. 'y ~ x + (1 | g)'",
     "re_formula": "write random terms in the formula, e.g. 'y ~ x + (x | g)'",
 }
@@ -69,11 +70,12 @@ def _check_options(method: str, kwargs: Mapping[str, Any]) -> None:
             "choose 'gaussian' or 'binomial'"
         )
     unknown = [k for k in kwargs if k not in valid]
+    label = "a GLMM (family=...)" if method == "glmm" else f"method={method!r}"
     if not unknown:
         return
     hints = [f"{k}: {_HINTS[k]}" for k in unknown if k in _HINTS]
     raise HierregError(
-        f"unknown option(s) {', '.join(map(repr, unknown))} for method={method!r}; "
+        f"unknown option(s) {', '.join(map(repr, unknown))} for {label}; "
         f"valid options: missing, {', '.join(valid)}" + (f" ({'; '.join(hints)})" if hints else "")
     )
 
@@ -81,8 +83,9 @@ def _check_options(method: str, kwargs: Mapping[str, Any]) -> None:
 def fit(
     formula: str,
     data: pd.DataFrame | Mapping[str, Any],
-    method: str = "reml",
+    method: str | None = None,
     *,
+    family: Any = None,
     missing: str = "drop",
     **kwargs: Any,
 ):
@@ -96,8 +99,19 @@ def fit(
     data:
         A pandas DataFrame (or a mapping of columns).
     method:
-        ``"reml"`` (default) or ``"ml"`` for a linear mixed model;
-        ``"regularized"`` for hierreg's penalized group deviations.
+        ``"reml"`` (default for a linear mixed model) or ``"ml"``;
+        ``"regularized"`` for hierreg's penalized group deviations.  A GLMM (a
+        non-Gaussian ``family``) is fitted by maximum likelihood (``"ml"``, the default
+        then; ``"reml"`` is an error).
+    family:
+        ``None``/``"gaussian"``: a linear mixed model.  ``"binomial"``, ``"poisson"``,
+        ``"negative_binomial"`` (its shape estimated as ``glmer.nb``), ``"gamma"``,
+        ``"inverse_gaussian"`` or a statsmodels family instance
+        (``sm.families.Binomial(link=sm.families.links.Probit())``): a generalized linear
+        mixed model as lme4's ``glmer`` (options ``nagq``: 1 Laplace, 0 lme4's nAGQ=0,
+        2-25 adaptive Gauss-Hermite for one scalar term; ``weights``, ``offset``; ``cov``:
+        ``"hessian"`` (lme4's default standard errors) or ``"rx"``; ``nb_theta``).  With
+        ``method="regularized"``, ``"gaussian"`` or ``"binomial"`` (logistic).
     missing:
         ``"drop"`` (default: drop rows with missing values in the used columns,
         with a warning giving their count) or ``"raise"``.
@@ -121,13 +135,24 @@ def fit(
     ...     print(str(err).split(";")[0])
     unknown option(s) 'REML' for method='reml'
     """
-    m = str(method).lower()
+    m = "reml" if method is None else str(method).lower()
     if m not in METHODS:
         raise HierregError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if m == "regularized":
+        if family is not None:
+            kwargs["family"] = family
+        _check_options(m, kwargs)
+        return fit_regularized(formula, data, missing=missing, **kwargs)
+    if not is_gaussian_identity(family):
+        if method is not None and m == "reml":
+            raise HierregError(
+                "method='reml' is for linear mixed models; a GLMM (family="
+                f"{family!r}) is fitted by maximum likelihood: use method='ml' or leave it out"
+            )
+        _check_options("glmm", kwargs)
+        return fit_glmm_formula(formula, data, family=family, missing=missing, **kwargs)
     _check_options(m, kwargs)
-    if m in ("reml", "ml"):
-        return fit_lmm_formula(formula, data, reml=(m == "reml"), missing=missing, **kwargs)
-    return fit_regularized(formula, data, missing=missing, **kwargs)
+    return fit_lmm_formula(formula, data, reml=(m == "reml"), missing=missing, **kwargs)
 
 
 def compare_mixedlm(

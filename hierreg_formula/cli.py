@@ -17,6 +17,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .api import METHODS, fit
@@ -46,13 +47,13 @@ def _read_data(spec: str) -> pd.DataFrame:
     return df
 
 
-def _alpha(value: str | None, method: str) -> dict[str, object]:
+def _alpha(value: str | None, method: str | None) -> dict[str, object]:
     """The regularized mode's penalty from ``--alpha`` (an error with any other method)."""
     if method != "regularized":
         if value is not None:
             raise HierregError(
                 f"--alpha is the penalty of --method regularized; it has no meaning for "
-                f"--method {method} (drop it, or add --method regularized)"
+                f"--method {method or 'reml'} (drop it, or add --method regularized)"
             )
         return {}
     alpha = value or "cv"
@@ -65,6 +66,23 @@ def _alpha(value: str | None, method: str) -> dict[str, object]:
     return {"alpha": num}
 
 
+FAMILIES = ("gaussian", "binomial", "poisson", "negative_binomial", "gamma", "inverse_gaussian")
+
+
+def _note_counts(res: object) -> None:
+    """A Gaussian fit of a count response is usually a mistake at the command line."""
+    y = getattr(res, "model_blocks", None)
+    y = None if y is None else y.y
+    if y is None or len(y) == 0 or np.isin(y, (0.0, 1.0)).all():
+        return  # 0/1 responses get the package's ResponseWarning
+    if (y >= 0).all() and np.array_equal(y, np.round(y)) and len(np.unique(y)) <= 50:
+        print(
+            "hierreg: note: the response takes non-negative whole values (counts?) and was "
+            "fitted as Gaussian; for counts use --family poisson (or negative_binomial)",
+            file=sys.stderr,
+        )
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="hierreg", description="Hierarchical regression from lme4-style formulas."
@@ -73,7 +91,18 @@ def _parser() -> argparse.ArgumentParser:
     f = sub.add_parser("fit", help="fit a model and print its summary")
     f.add_argument("formula", help='e.g. "Reaction ~ Days + (Days | Subject)"')
     f.add_argument("--data", required=True, help="built-in dataset name or CSV path")
-    f.add_argument("--method", default="reml", choices=METHODS)
+    f.add_argument(
+        "--method", default=None, choices=METHODS, help="reml (default for LMMs), ml, regularized"
+    )
+    f.add_argument(
+        "--family",
+        default=None,
+        choices=FAMILIES,
+        help="a GLMM family (binomial, poisson, negative_binomial, ...); default: Gaussian LMM",
+    )
+    f.add_argument(
+        "--nagq", type=int, default=None, help="GLMM: 1 Laplace (default), 0, or 2-25 (AGQ)"
+    )
     f.add_argument(
         "--alpha", default=None, help="regularized mode: penalty, 'cv' or 'reml' (default cv)"
     )
@@ -91,13 +120,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         kwargs = _alpha(args.alpha, args.method)
+        if args.nagq is not None:
+            if args.family in (None, "gaussian"):
+                raise HierregError("--nagq is for GLMMs: give --family too")
+            kwargs["nagq"] = args.nagq
         data = _read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = fit(args.formula, data, method=args.method, missing=args.missing, **kwargs)
+            res = fit(
+                args.formula,
+                data,
+                method=args.method,
+                family=args.family,
+                missing=args.missing,
+                **kwargs,
+            )
         print(res.summary())
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
+        if args.family is None and args.method != "regularized":
+            _note_counts(res)
     except HierregError as err:
         print(f"hierreg: error: {err}", file=sys.stderr)
         return 2

@@ -527,6 +527,81 @@ def _():
     return bool(np.allclose(r.predict(data()), r.fittedvalues, rtol=1e-12))
 
 
+# ------------------------------------------------------------------ GLMMs
+def _glmm_data(**cols):
+    rng = np.random.default_rng(3)
+    d = data()
+    d["b"] = (rng.uniform(size=len(d)) < 0.4).astype(float)
+    d["c"] = rng.poisson(2.0, size=len(d)).astype(float)
+    for k, v in cols.items():
+        d[k] = v(d) if callable(v) else v
+    return d
+
+
+def _glmm(formula, family, **kw):
+    def run(**cols):
+        return hierreg.fit(formula, _glmm_data(**cols), family=family, **kw)
+
+    return run
+
+
+@case("binomial: a response outside [0, 1]", Raises(hierreg.DataError, r"must be in \[0, 1\]"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=lambda d: np.where(d.index == 3, 1.5, d.b))
+
+
+@case("binomial: non-integer trials", Raises(hierreg.DataError, "trials.*whole numbers"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial", weights="w")(b=0.5, w=2.5)
+
+
+@case("poisson: a negative count", Raises(hierreg.DataError, "non-negative counts"))
+def _():
+    return _glmm("c ~ x + (1 | g)", "poisson")(c=lambda d: np.where(d.index == 3, -1.0, d.c))
+
+
+@case("poisson: a non-integer count", Raises(hierreg.DataError, "whole counts"))
+def _():
+    return _glmm("c ~ x + (1 | g)", "poisson")(c=lambda d: np.where(d.index == 3, 1.5, d.c))
+
+
+@case("binomial: all responses 0", Raises(hierreg.DataError, "0 \\(no successes\\) in every row"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=0.0)
+
+
+@case("binomial: all responses 1", Raises(hierreg.DataError, "no failures"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=1.0)
+
+
+@case("binomial: complete separation", Warns(hierreg.SeparationWarning, "complete separation"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=lambda d: (d.x > 0).astype(float))
+
+
+@case("nagq > 1 with a vector term", Raises(hierreg.EstimationError, "single scalar"))
+def _():
+    return _glmm("b ~ x + (x | g)", "binomial", nagq=5)()
+
+
+@case("a GLMM with method='reml'", Raises(hierreg.HierregError, "maximum likelihood"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial", method="reml")()
+
+
+@case(
+    "a Poisson GLMM with an observation-level random effect",
+    Works(lambda r: r.ngroups["obs"] == 60),
+)
+def _():
+    rng = np.random.default_rng(5)
+    over = np.exp(0.5 + rng.normal(0.0, 0.8, 60) + rng.normal(0.0, 0.5, 6)[np.repeat(range(6), 10)])
+    return _glmm("c ~ x + (1 | g) + (1 | obs)", "poisson")(
+        obs=lambda d: d.index, c=rng.poisson(over)
+    )
+
+
 # ----------------------------------------------------------- estimators
 @case("estimator: NaN in X", Raises(ValueError, "NaN"))
 def _():
