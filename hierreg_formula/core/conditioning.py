@@ -39,7 +39,7 @@ Example
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,9 +48,13 @@ from .structure import TermArrays
 
 def _rms(values: np.ndarray, w: np.ndarray | None, wsum: float) -> np.ndarray:
     """Root mean square of each column (weighted), 1 where it is 0 or not finite."""
-    sq = values * values
-    ms = (sq.sum(axis=0) if w is None else w @ sq) / wsum
-    r = np.sqrt(ms)
+    if values.ndim == 1:
+        values = values[:, None]
+    if w is None:
+        ss = np.einsum("ij,ij->j", values, values)  # no n x p temporary
+    else:
+        ss = np.einsum("i,ij,ij->j", w, values, values)
+    r = np.sqrt(ss / wsum)
     return np.where(np.isfinite(r) & (r > 0), r, 1.0)
 
 
@@ -63,7 +67,7 @@ def _safe_scale(values: np.ndarray) -> np.ndarray:
     squares neither overflow nor underflow (1 for an all-zero column)."""
     if values.size == 0:
         return np.ones(values.shape[1:]) if values.ndim > 1 else np.ones(())
-    big = np.max(np.abs(values), axis=0)
+    big = np.maximum(np.max(values, axis=0), -np.min(values, axis=0))  # no |values| copy
     ok = np.isfinite(big) & (big > 0)
     return np.where(ok, 2.0 ** np.round(np.log2(np.where(ok, big, 1.0))), 1.0)
 
@@ -103,6 +107,8 @@ class Conditioning:
         ``c`` and ``s``: the core sees ``(y - c) / s``.
     x_map:
         ``(p, p)`` matrix ``H``: the core sees ``X H``.
+    x_center, x_scale:
+        ``X H = (X - 1 x_center') / x_scale`` (the map applied in ``O(n p)``).
     x_shift:
         ``(p,)`` vector ``c a`` added to the mapped-back ``beta``.
     logdet_x:
@@ -118,6 +124,8 @@ class Conditioning:
     x_map: np.ndarray
     x_shift: np.ndarray
     logdet_x: float
+    x_center: np.ndarray
+    x_scale: np.ndarray
     z_maps: tuple[np.ndarray, ...]
     z_diagonal: tuple[bool, ...]
 
@@ -126,7 +134,10 @@ class Conditioning:
         self, X: np.ndarray, y: np.ndarray | None, terms: Sequence[TermArrays]
     ) -> tuple[np.ndarray, np.ndarray | None, list[TermArrays]]:
         """The conditioned ``X``, ``y`` and terms (``X`` columns shared with a term stay shared)."""
-        Xs = np.ascontiguousarray(X @ self.x_map)
+        # X H = (X - 1 m') / d: O(n p), not a product with the p x p map
+        Xs = np.asarray(X, dtype=float) - self.x_center[None, :]
+        Xs /= self.x_scale[None, :]
+        Xs = np.ascontiguousarray(Xs)
         ys = None if y is None else (np.asarray(y, dtype=float) - self.y_shift) / self.y_scale
         out = []
         for t, G, diag in zip(terms, self.z_maps, self.z_diagonal, strict=True):
@@ -136,7 +147,7 @@ class Conditioning:
                 Xz = np.ascontiguousarray(t.Xz * np.diag(G)[None, :])
             else:
                 Xz = np.ascontiguousarray(t.Xz @ G)
-            out.append(TermArrays(t.codes, t.nlevels, Xz))
+            out.append(replace(t, Xz=Xz))
         return Xs, ys, out
 
     def factor_to_conditioned(self, i: int, T: np.ndarray) -> np.ndarray:
@@ -195,7 +206,7 @@ def cov_of_map(M: np.ndarray, C: np.ndarray, s: float) -> np.ndarray:
     True
     """
     e, Mn = _row_split(M)
-    q = np.einsum("ab,...bc,dc->...ad", Mn, C, Mn)
+    q = Mn @ C @ Mn.T  # matrix products (a 3-operand einsum here would be O(p^4))
     f = abs(s) * e
     with np.errstate(over="ignore", invalid="ignore"):
         out = q * f[:, None] * f[None, :]
@@ -209,7 +220,7 @@ def sd_of_map(M: np.ndarray, C: np.ndarray, s: float) -> np.ndarray:
     [1e+300, 1e-100]
     """
     e, Mn = _row_split(M)
-    q = np.einsum("ab,...bc,ac->...a", Mn, C, Mn)
+    q = np.sum((Mn @ C) * Mn, axis=-1)  # diag(Mn C Mn'), one matrix product
     with np.errstate(over="ignore"):
         return (abs(s) * e) * np.sqrt(np.maximum(q, 0.0))
 
@@ -240,13 +251,14 @@ def condition(
     const = constant_column(X)
     # X: centre the non-constant columns when there is a constant one, then unit RMS
     pre = _safe_scale(X)  # per column: keeps the squares of huge/tiny columns finite
-    Xp = X / pre
+    Xc = X / pre  # one n x p temporary, centred in place
     m = np.zeros(p)
     if const is not None:
-        m = _wmean(Xp, w, wsum)
+        m = _wmean(Xc, w, wsum)
         m[const] = 0.0
-    Xc = Xp - m[None, :]
+        Xc -= m[None, :]
     d = _rms(Xc, w, wsum) * pre
+    del Xc
     a = np.zeros(p)
     if const is not None:
         a[const] = 1.0 / X[0, const]
@@ -290,6 +302,8 @@ def condition(
         x_map=H,
         x_shift=c * a,
         logdet_x=logdet_x,
+        x_center=m * pre,
+        x_scale=d,
         z_maps=tuple(maps),
         z_diagonal=tuple(diag),
     )

@@ -117,7 +117,7 @@ class DevianceFunction:
         self.nfev += 1
         theta = np.asarray(theta, dtype=float)
         f = self.factor(theta)
-        if len(self.cp.terms) == 1:
+        if len(self.cp.terms) == 1 and self.cp.terms[0].k > 1:
             return profiled_deviance(f, self.reml), single_term_gradient(
                 f, self.tmap.factors(theta)[0], self.reml
             )
@@ -239,8 +239,18 @@ def _optimize_gradient(
     to BOBYQA.
     """
     bounds = [(lo if np.isfinite(lo) else None, None) for lo in lower]
+
+    def value_and_gradient(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        try:
+            f, g = fun.value_and_gradient(theta)
+        except np.linalg.LinAlgError:  # a factor that fails: a point to back away from
+            return 1e300, np.zeros(len(theta))
+        if not np.isfinite(f):
+            return 1e300, np.zeros(len(theta))
+        return f, g
+
     res = minimize(
-        fun.value_and_gradient,
+        value_and_gradient,
         np.maximum(x0, lower),
         jac=True,
         method="L-BFGS-B",
@@ -250,7 +260,7 @@ def _optimize_gradient(
     x = np.asarray(res.x)
     if res.success:
         return x, float(res.fun), True, f"L-BFGS-B: {res.message}"
-    f, g = fun.value_and_gradient(x)
+    f, g = value_and_gradient(x)
     pg = np.where((x <= lower) & (g > 0), 0.0, g)
     size = float(np.max(np.abs(pg))) if len(pg) else 0.0
     tol = 1e-6 * max(1.0, abs(f))
@@ -291,6 +301,9 @@ class LMMProblem:
         Prior weights (lme4's: the residual variance of row ``i`` is ``sigma^2 / w_i``).
     offset:
         Known part of the linear predictor, subtracted from ``y``.
+    xtx:
+        ``X_s'X_s`` of the conditioned ``X`` (unweighted fits), when the caller has it
+        (:func:`~hierreg_formula.models.prepare.prepare` computes it for the rank check).
 
     Examples
     --------
@@ -311,6 +324,7 @@ class LMMProblem:
         reml: bool = True,
         weights: np.ndarray | None = None,
         offset: np.ndarray | None = None,
+        xtx: np.ndarray | None = None,
     ) -> None:
         X = np.asarray(X, dtype=float)
         y = np.asarray(y, dtype=float)
@@ -319,7 +333,7 @@ class LMMProblem:
         w = None if weights is None else np.asarray(weights, dtype=float)
         cond = condition(X, y, terms, w)
         Xs, ys, cterms = cond.apply(X, y, terms)
-        cp = cross_products(Xs, ys, cterms, weights=w)
+        cp = cross_products(Xs, ys, cterms, weights=w, xtx=xtx if w is None else None)
         self._setup(cp, cond, reml, 0.0 if w is None else float(np.sum(np.log(w))))
 
     @classmethod

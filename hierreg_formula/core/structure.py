@@ -257,11 +257,13 @@ def cross_products(
     y: np.ndarray,
     terms: Sequence[TermArrays],
     weights: np.ndarray | None = None,
+    xtx: np.ndarray | None = None,
 ) -> CrossProducts:
     """Compute all cross-products once (the only pass over the rows).
 
     ``weights`` (prior weights, e.g. IRLS working weights) multiply each row's
-    contribution to every cross-product.
+    contribution to every cross-product.  ``xtx``: ``X'X`` (weighted) when the caller
+    has it already (the rank check computed it): the ``n p^2`` product is not redone.
     """
     if not terms:
         raise ValueError("cross_products needs at least one random-effects term")
@@ -295,7 +297,7 @@ def cross_products(
             if same
             else _blockdiag_crossprod(t1, Xz1, Xz1, symmetric=True)
         )
-    XtX = Xw.T @ Xw
+    XtX = Xw.T @ Xw if xtx is None else np.asarray(xtx, dtype=float)
     Xty = Xw.T @ yw
     XYXY = np.block([[XtX, Xty[:, None]], [Xty[None, :], np.array([[yw @ yw]])]])
     if len(ts) == 1:

@@ -84,7 +84,7 @@ class BlockLowRank:
         L, k, _ = B.shape
         Bm = B.reshape(L, k * k)
         gam = (Bm.T @ Bm).reshape(k, k, k, k)  # [u, v, x, y] = sum_l B_l[u,v] B_l[x,y]
-        out = np.einsum("ixu,uvxy,jvy->ij", d, gam, d)
+        out = np.einsum("ixu,uvxy,jvy->ij", d, gam, d, optimize=True)
         if self.F is None:
             return out
         Fl = self.F.reshape(L, k, -1)

@@ -178,7 +178,7 @@ def _a1_a2(kr: KRAdjustment, L: np.ndarray) -> tuple[float, float]:
     Phi = kr.vcov_beta
     Theta = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
     ThetaPhi = Theta @ Phi
-    u = np.einsum("pq,rqs,st->rpt", ThetaPhi, kr.P, Phi)  # Theta Phi P_r Phi
+    u = np.einsum("pq,rqs,st->rpt", ThetaPhi, kr.P, Phi, optimize=True)  # Theta Phi P_r Phi
     tr = np.einsum("rpp->r", u)
     A1 = float(tr @ kr.W @ tr)
     A2 = float(np.einsum("rs,rpq,sqp->", kr.W, u, u))

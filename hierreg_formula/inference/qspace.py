@@ -393,7 +393,7 @@ class MarginalQuantities:
                 da = np.stack(mats[a])  # (na, ka, ka)
                 db = np.stack(mats[b])
                 # tr(d_i G_lm d_j G_lm') summed = sum d_i[x, u] Gamma[u, v, x, y] d_j[v, y]
-                val = np.einsum("ixu,uvxy,jvy->ij", da, gam, db)
+                val = np.einsum("ixu,uvxy,jvy->ij", da, gam, db, optimize=True)
                 out[starts[a] : starts[a + 1], starts[b] : starts[b + 1]] = val
                 out[starts[b] : starts[b + 1], starts[a] : starts[a + 1]] = val.T
         return out

@@ -128,6 +128,7 @@ def fit_glmm_blocks(
         weights=pm.weights,
         offset_argument=offset is not None,
         labels=labels,
+        prepared=pm,
     )
     res._nb_free = fam.name == "negative_binomial" and fam.nb_theta is None
     return res

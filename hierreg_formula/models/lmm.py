@@ -53,7 +53,15 @@ def fit_prepared(pm: PreparedModel, reml: bool = True, **core_kwargs: Any):
     _warn_binary_response(pm)
     with blas_threads_limited():
         try:
-            prob = LMMProblem(pm.X, pm.y, pm.terms, reml=reml, weights=pm.weights, offset=pm.offset)
+            prob = LMMProblem(
+                pm.X,
+                pm.y,
+                pm.terms,
+                reml=reml,
+                weights=pm.weights,
+                offset=pm.offset,
+                xtx=pm.x_gram,
+            )
             est = prob.fit(**core_kwargs)
         except np.linalg.LinAlgError as err:
             raise EstimationError(f"the model cannot be estimated from these data: {err}") from err

@@ -34,6 +34,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from ..core.conditioning import condition
 from ..core.structure import TermArrays
 from ..exceptions import DataError, EstimationError, RankDeficiencyWarning, warn
 from ..formula.blocks import DesignBlocks
@@ -57,36 +58,19 @@ def lme4_term_order(nlevels: Sequence[int]) -> list[int]:
     return ascending[::-1]
 
 
-def _normalized_columns(X: np.ndarray) -> np.ndarray:
-    """``X`` with every column at unit RMS (centred too when column 0 is the intercept)."""
-    if X.shape[0] == 0 or X.shape[1] == 0:
-        return X
-    big = np.max(np.abs(X), axis=0)
-    big = np.where(np.isfinite(big) & (big > 0), big, 1.0)
-    Xn = X / big
-    if X.shape[1] > 1 and np.all(Xn[:, 0] == Xn[0, 0]) and Xn[0, 0] != 0:
-        Xn = Xn.copy()
-        Xn[:, 1:] -= Xn[:, 1:].mean(axis=0)
-    rms = np.sqrt(np.mean(Xn * Xn, axis=0))
-    return Xn / np.where(rms > 0, rms, 1.0)
+def _conditioned_x(X: np.ndarray) -> np.ndarray:
+    """``X`` as the core conditions it (non-constant columns centred when there is an
+    intercept, every column at unit RMS): its Gram is scale-free and is the core's
+    ``X'X`` (:mod:`hierreg_formula.core.conditioning`)."""
+    cond = condition(X, None, [])
+    return cond.apply(X, None, [])[0]
 
 
-def full_rank_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
-    """Indices (sorted) of a maximal set of linearly independent columns of ``X``.
-
-    Scale-free: the columns are normalised first (a column of ``1e200`` or
-    ``1e-200`` values is not mistaken for a dependent one).  As in lme4, of two
-    collinear columns the later one is dropped.
-
-    >>> X = np.column_stack([np.ones(4), np.arange(4.0), 2 * np.arange(4.0)])
-    >>> full_rank_columns(X).tolist()
-    [0, 1]
-    """
-    p = X.shape[1]
-    if p == 0:
-        return np.arange(0)
-    Xn = _normalized_columns(np.asarray(X, dtype=float))
-    gram = Xn.T @ Xn
+def gram_rank(Xs: np.ndarray, gram: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
+    """Indices of a maximal set of independent columns, from the Gram matrix when it is
+    clearly non-singular (no small pivot), else by an unpivoted QR of ``Xs`` (as lme4,
+    the later of two collinear columns is dropped)."""
+    p = Xs.shape[1]
     zero = np.diag(gram) == 0
     if not zero.any():
         try:  # fast path: no small pivot in the Gram's Cholesky factor means full rank
@@ -95,13 +79,28 @@ def full_rank_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
                 return np.arange(p)
         except np.linalg.LinAlgError:
             pass
-    # unpivoted QR: a column that depends on the ones before it gets |R_jj| ~ 0, so
-    # the later of two collinear columns is the one dropped
-    R = np.linalg.qr(Xn, mode="r")
+    R = np.linalg.qr(Xs, mode="r")
     d = np.abs(np.diag(R))
-    scale = np.linalg.norm(Xn, axis=0)
+    scale = np.linalg.norm(Xs, axis=0)
     keep = (d > tol * np.maximum(scale, np.finfo(float).tiny)) & ~zero[: len(d)]
     return np.flatnonzero(keep)
+
+
+def full_rank_columns(X: np.ndarray, tol: float = RANK_TOL) -> np.ndarray:
+    """Indices (sorted) of a maximal set of linearly independent columns of ``X``.
+
+    Scale-free: the columns are conditioned first (a column of ``1e200`` or
+    ``1e-200`` values is not mistaken for a dependent one).  As in lme4, of two
+    collinear columns the later one is dropped.
+
+    >>> X = np.column_stack([np.ones(4), np.arange(4.0), 2 * np.arange(4.0)])
+    >>> full_rank_columns(X).tolist()
+    [0, 1]
+    """
+    if X.shape[1] == 0:
+        return np.arange(0)
+    Xs = _conditioned_x(np.asarray(X, dtype=float))
+    return gram_rank(Xs, Xs.T @ Xs, tol)
 
 
 def _zeroed_term(codes: np.ndarray, nlevels: int, Xz: np.ndarray) -> TermArrays:
@@ -156,6 +155,9 @@ class PreparedModel:
         Names of the fixed-effects columns dropped as linearly dependent.
     term_order:
         ``term_order[i]`` is the position in the formula of the ``i``-th block.
+    x_gram:
+        ``X_s'X_s`` of ``X`` as the core conditions it (unweighted), computed for the
+        rank check and reused by the core (``None`` when not computed).
     """
 
     blocks: DesignBlocks
@@ -166,6 +168,7 @@ class PreparedModel:
     offset: np.ndarray | None
     dropped_columns: tuple[str, ...]
     term_order: tuple[int, ...]
+    x_gram: np.ndarray | None = None
 
     @property
     def nobs(self) -> int:
@@ -206,8 +209,12 @@ def prepare(
         spec = None if blocks.spec is None else blocks.spec.reordered(order)
         blocks = replace(blocks, random=random, spec=spec)
     dropped: list[str] = []
+    gram = None
     if drop_dependent and blocks.X.shape[1]:
-        keep = full_rank_columns(blocks.X)
+        Xs = _conditioned_x(blocks.X)
+        gram = Xs.T @ Xs  # the one X'X: the core reuses it (unweighted fits)
+        keep = gram_rank(Xs, gram)
+        gram = gram[np.ix_(keep, keep)]
         if len(keep) < blocks.X.shape[1]:
             kept = set(keep.tolist())
             dropped = [nm for i, nm in enumerate(blocks.x_names) if i not in kept]
@@ -240,6 +247,7 @@ def prepare(
         offset=_as_weights(offset, n, "offset", positive=False),
         dropped_columns=tuple(dropped),
         term_order=tuple(order),
+        x_gram=gram,
     )
 
 

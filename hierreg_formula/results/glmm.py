@@ -33,13 +33,14 @@ from ..core.glmm import GLMMEstimate
 from ..exceptions import HierregError
 from ..formula.blocks import DesignBlocks
 from .base import MixedResultsBase, theta_names
+from .glmm_inference import GLMMInference
 from .varcorr import varcorr_frame
 
 TYPES = ("response", "link")
 RESIDUALS = ("response", "pearson", "deviance", "working")
 
 
-class GLMMResults(MixedResultsBase):
+class GLMMResults(GLMMInference, MixedResultsBase):
     """A fitted generalized linear mixed model (immutable).
 
     Parameters
@@ -55,6 +56,8 @@ class GLMMResults(MixedResultsBase):
         Prior weights (binomial: the trials).
     labels:
         ``(failure, success)`` labels of a two-label binomial response.
+    prepared:
+        The boundary's prepared model (the arrays behind the fit), for inference.
     """
 
     def __init__(
@@ -70,8 +73,10 @@ class GLMMResults(MixedResultsBase):
         weights: np.ndarray | None = None,
         offset_argument: bool = False,
         labels: tuple[Any, Any] | None = None,
+        prepared: Any = None,
     ) -> None:
         self._est = estimate
+        self._prepared = prepared
         self._fam = family
         self._weights = weights
         self._labels = labels

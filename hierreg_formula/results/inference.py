@@ -257,6 +257,7 @@ class LMMInference:
         nsim: int = 1000,
         seed: int | None = None,
         n_jobs: int = 1,
+        progress: bool = True,
     ) -> pd.DataFrame:
         """Confidence intervals.
 
@@ -266,8 +267,13 @@ class LMMInference:
         ``confint()``'s row order (per random term its SDs and correlations, ``.sig01,
         .sig02, ...``, then ``.sigma``, then the fixed effects), indexed by readable names
         (``sd_Intercept|Subject``, ``cor_Days.Intercept|Subject``, ``sigma``) with lme4's
-        names in the column ``name``; columns ``lower`` and ``upper``.  ``alpha`` (the
-        statsmodels spelling) overrides ``level`` when given.
+        names in the column ``name``; columns ``estimate``, ``lower`` and ``upper``
+        (``estimate`` is the point the method starts from: the ML refit for ``"profile"``,
+        as lme4 profiles the ML deviance; the fit itself for ``"bootstrap"``).  ``nsim``,
+        ``seed``, ``n_jobs`` and ``progress`` are the bootstrap's.  ``alpha`` (the
+        statsmodels spelling) overrides ``level`` when given.  The Wald intervals use
+        normal quantiles as lme4's ``confint(method = "Wald")``; ``tidy()`` shows the t
+        intervals of its ``ddf``.
         """
         if alpha is not None:
             level = 1.0 - alpha
@@ -290,7 +296,7 @@ class LMMInference:
             )
             return _ci_frame(ci.names, ci.readable, ci.estimate, ci.lower, ci.upper)
         if m == "bootstrap":
-            boot = self.bootstrap(nsim=nsim, seed=seed, n_jobs=n_jobs)
+            boot = self.bootstrap(nsim=nsim, seed=seed, n_jobs=n_jobs, progress=progress)
             lo, hi = boot.confint(level, "perc")
             return _ci_frame(boot.names, boot.readable, boot.estimate, lo, hi)
         raise HierregError(f"method must be 'wald', 'profile' or 'bootstrap', got {method!r}")
@@ -385,17 +391,18 @@ class LMMInference:
     def get_prediction(
         self,
         newdata: pd.DataFrame | Mapping[str, Any] | None = None,
-        include_random: bool = False,
+        include_random: bool = True,
         ddf: str | None = "normal",
     ) -> PredictionResults:
         """Predictions with standard errors and intervals (``summary_frame(alpha)``).
 
-        ``include_random=False`` (default): the population mean ``x' beta`` and its SE;
-        the prediction interval adds the residual variance and the variance of the random
-        effects of a new group.  ``include_random=True``: the conditional mean ``x' beta +
-        z' b`` of each row's levels, with the SE of ``(beta, b)`` given ``theta`` (from the
-        penalized least-squares factor; unseen levels get the population value and the
-        new-group variance); the prediction interval adds the residual variance.
+        ``include_random=True`` (default, as :meth:`predict`): the conditional mean
+        ``x' beta + z' b`` of each row's levels, with the SE of ``(beta, b)`` given
+        ``theta`` (from the penalized least-squares factor; unseen levels get the
+        population value and the new-group variance); the prediction interval adds the
+        residual variance.  ``include_random=False``: the population mean ``x' beta``
+        and its SE; the prediction interval adds the residual variance and the variance
+        of the random effects of a new group.
         ``ddf="satterthwaite"`` uses t quantiles with Satterthwaite df for the fixed part.
         """
         blocks = self.model_blocks if newdata is None else self.model_blocks.spec.rebuild(newdata)

@@ -156,15 +156,21 @@ class RegularizedResults(MixedResultsBase):
         self,
         newdata: pd.DataFrame | Mapping[str, Any] | None = None,
         include_random: bool = True,
-        kind: str = "prob",
+        kind: str | None = None,
+        type: str | None = None,
     ) -> pd.Series:
         """Predictions; unseen levels get only the shared ``w``.
 
-        For ``family="binomial"``: ``kind="prob"`` (probability of the positive
-        label, default), ``"label"`` or ``"link"`` (log-odds); ignored otherwise.
+        For ``family="binomial"``: ``type="response"`` (probability of the positive
+        label, default; as :meth:`GLMMResults.predict`), ``"link"`` (log-odds) or
+        ``"label"``; ``kind`` is the older spelling (``"prob"`` = ``"response"``).
+        Ignored for ``family="gaussian"``.
         """
+        if type is not None and kind is not None:
+            raise ValueError("give type= or kind=, not both")
+        kind = {"response": "prob", None: "prob"}.get(type or kind, type or kind)
         if kind not in KINDS:
-            raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+            raise ValueError(f"type (or kind) must be 'response', 'link' or 'label', got {kind!r}")
         eta, index = self._linear_predictor(newdata, include_random, None)
         if self._family != "binomial" or kind == "link":
             return pd.Series(eta, index=index, name="predicted")
@@ -205,7 +211,7 @@ class RegularizedResults(MixedResultsBase):
             "Model:": f"regularized ({self._family})",
             "Dependent Variable:": self.endog_name,
             "No. Observations:": str(self.nobs),
-            "Loss:": self._loss,
+            "Loss:": "logistic" if self._family == "binomial" else self._loss,
             "No. Groups:": ", ".join(f"{g}: {n}" for g, n in self.ngroups.items()),
             "alpha (l2_reg):": pen,
             "Objective:": "-" if self._objective is None else f"{self._objective:.6g}",

@@ -178,3 +178,26 @@ def test_likelihood_ratio_test_between_glmms():
     chisq = [v for v in lrt["Chisq"] if v is not None][-1]
     assert tab["Chisq"].iloc[1] == pytest.approx(chisq, rel=1e-5)
     np.testing.assert_allclose(tab["logLik"], lrt["logLik"], rtol=1e-7)
+
+
+def test_profile_intervals_of_a_glmm(cbpp_fit):
+    res, _ = cbpp_fit
+    ref = load_lme4_turn3("cbpp_binomial_inference")["inference"]["confint_profile"]
+    ci = res.conf_int(method="profile")
+    assert list(ci["name"]) == [".sig01", "Intercept", "period[T.2]", "period[T.3]", "period[T.4]"]
+    assert ci.index[0] == "sd_Intercept|herd"
+    np.testing.assert_allclose(ci["lower"], ref["lower"], rtol=1e-3)
+    np.testing.assert_allclose(ci["upper"], ref["upper"], rtol=1e-3)
+
+
+def test_glmm_bootstrap_is_reproducible(cbpp_fit):
+    res, _ = cbpp_fit
+    a = res.bootstrap(nsim=20, seed=5, progress=False)
+    b = res.bootstrap(nsim=20, seed=5, progress=False)
+    np.testing.assert_array_equal(a.replicates, b.replicates)
+    assert a.names[0] == ".sig01" and a.replicates.shape == (20, 5)
+    sims = res.simulate(3, seed=2)
+    assert sims.shape == (56, 3) and ((sims >= 0) & (sims <= 1)).all().all()
+    # the simulated proportions are counts out of the herds' sizes
+    counts = sims.to_numpy() * hierreg.load_dataset("cbpp")["size"].to_numpy()[:, None]
+    np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
