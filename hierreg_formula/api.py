@@ -26,6 +26,7 @@ from .compare.pooling import PoolingComparison, pooling_table
 from .exceptions import HierregError, HierregWarning
 from .models.lmm import CORE_OPTIONS, fit_lmm_formula
 from .regularized.fit import fit_regularized
+from .scale.detect import is_out_of_core
 
 METHODS = ("reml", "ml", "regularized")
 
@@ -94,7 +95,9 @@ def fit(
         e.g. ``"y ~ x + (x | g)"``: fixed effects as in formulaic, random terms
         ``(expr | group)``, ``(expr || group)``, ``(1 | a/b)``, ``(1 | a:b)``.
     data:
-        A pandas DataFrame (or a mapping of columns).
+        A pandas DataFrame (or a mapping of columns); or, out of core, a Dask
+        DataFrame or a path/glob of Parquet files (see :mod:`hierreg_formula.scale`;
+        needs ``pip install hierreg-formula[dask]``).
     method:
         ``"reml"`` (default) or ``"ml"`` for a linear mixed model;
         ``"regularized"`` for hierreg's penalized group deviations.
@@ -122,6 +125,10 @@ def fit(
     if m not in METHODS:
         raise HierregError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     _check_options(m, kwargs)
+    if is_out_of_core(data):  # a Dask DataFrame or Parquet files: hierreg_formula.scale
+        from .scale.dask import fit_dask
+
+        return fit_dask(formula, data, method=m, missing=missing, **kwargs)
     if m in ("reml", "ml"):
         return fit_lmm_formula(formula, data, reml=(m == "reml"), missing=missing, **kwargs)
     return fit_regularized(formula, data, missing=missing, **kwargs)

@@ -50,6 +50,7 @@ from scipy import stats
 from ..core.structure import TermArrays, random_part
 from ..core.theta import ThetaMap
 from ..formula.blocks import DesignBlocks, RandomBlock, group_blocks
+from ..scale.detect import is_dask_frame
 
 
 def theta_names(random: list[RandomBlock]) -> list[str]:
@@ -403,8 +404,16 @@ class MixedResultsBase:
         With ``include_random=True`` each row gets the effects of its levels; a
         level not seen in fitting contributes zero (population-level prediction,
         lme4's ``allow.new.levels = TRUE``).  With ``include_random=False`` only
-        the fixed part is used (lme4's ``re.form = NA``).
+        the fixed part is used (lme4's ``re.form = NA``).  On a Dask DataFrame the
+        result is a lazy Dask Series (errors about the new data come at compute time).
         """
+        if is_dask_frame(newdata):  # a lazy Dask Series, partition by partition
+            from ..scale.predict import LinearPredictor, predict_frame
+
+            pred = LinearPredictor(
+                self._blocks.spec, self.exog_names, self._beta, self._b if include_random else None
+            )
+            return predict_frame(newdata, pred)
         eta, index = self._linear_predictor(newdata, include_random)
         return pd.Series(eta, index=index, name="predicted")
 

@@ -28,7 +28,12 @@ def lmm_summary(res: Any, alpha: float = 0.05) -> Summary:
     sizes = np.array([0])
     if first:
         blk = next(b for b in res.model_blocks.random if b.group == first)
-        sizes = np.bincount(blk.codes[blk.codes >= 0], minlength=blk.nlevels)
+        counts = getattr(res, "level_counts", None)  # out-of-core fits keep no rows
+        sizes = (
+            counts()[first]
+            if counts is not None
+            else np.bincount(blk.codes[blk.codes >= 0], minlength=blk.nlevels)
+        )
     info = {
         "Model:": "LMM (hierreg)",
         "Dependent Variable:": res.endog_name,
