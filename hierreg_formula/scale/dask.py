@@ -147,7 +147,10 @@ def map_reduce(ddf: Any, func: Callable, plan: Any, split_every: int = SPLIT_EVE
             dask.delayed(_add_all, pure=False)(level[i : i + split_every])
             for i in range(0, len(level), split_every)
         ]
-    return level[0].compute()
+    # one BLAS thread per task thread (Dask's threads run the partitions in parallel;
+    # distributed's worker processes already start with one)
+    with blas_threads_limited():
+        return level[0].compute()
 
 
 def _add_all(items: list[Any]) -> Any:

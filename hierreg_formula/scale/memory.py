@@ -22,7 +22,7 @@ Example
 -------
 >>> est = statistics_bytes(n=10**8, p=4, ks=[2], nlevels=[100_000])
 >>> round(est / 1e6)
-67
+22
 """
 
 from __future__ import annotations

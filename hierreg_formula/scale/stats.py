@@ -47,11 +47,14 @@ def _local_codes(term: TermArrays) -> tuple[np.ndarray, np.ndarray]:
     """
     codes = np.asarray(term.codes, dtype=np.int64)
     seen = codes if term.assigned is None else codes[term.assigned]
-    levels = np.unique(seen)
-    if len(levels) and (levels[0] < 0 or levels[-1] >= term.nlevels):
+    if len(seen) and (seen.min() < 0 or seen.max() >= term.nlevels):
         raise ValueError(f"level codes must be in [0, {term.nlevels}) for the rows of a level")
-    local = np.searchsorted(levels, codes)
-    return levels, np.minimum(local, max(len(levels) - 1, 0))
+    present = np.bincount(seen, minlength=term.nlevels) > 0  # O(n + L), no sort
+    levels = np.flatnonzero(present)
+    local = np.cumsum(present) - 1
+    if term.assigned is not None:
+        codes = np.where(term.assigned, codes, levels[0] if len(levels) else 0)
+    return levels, np.maximum(local[codes], 0)
 
 
 def _rest_map(levels: Sequence[np.ndarray], ks: Sequence[int], offsets: np.ndarray) -> np.ndarray:
