@@ -91,6 +91,8 @@ class Grouping:
     def codes(self, data: pd.DataFrame) -> np.ndarray:
         """Level codes of the rows of ``data``; -1 for a level not seen in fitting."""
         per = [_match(lv, data[f]) for f, lv in zip(self.factors, self.factor_levels, strict=True)]
+        if len(per) == 1:  # one column: its keys are 0..L-1, the position is the code
+            return per[0]
         key = _combine(per, [len(lv) for lv in self.factor_levels])
         pos = np.searchsorted(self.keys, key)
         pos = np.minimum(pos, len(self.keys) - 1)
