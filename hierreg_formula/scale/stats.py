@@ -4,8 +4,8 @@ Every cross-product the core needs (:class:`~hierreg_formula.core.structure.Cros
 is a sum over rows, so the statistics of a data set are the sum of the statistics
 of its chunks.  :class:`SufficientStats` holds them for one chunk with the level
 bookkeeping that makes the sum well defined: each term stores only the levels it
-has seen (sorted global level codes) and ``a + b`` aligns the two chunks on the
-union of their levels before adding.  Per level the statistics are the ``k x k``
+has seen (sorted global level codes; all of them when it has seen most) and
+``a + b`` aligns the two chunks on the union of their levels before adding.  Per level the statistics are the ``k x k``
 block ``Z_l'Z_l`` and ``Z_l'[X y]`` of the first (block-diagonal) term; the other
 terms keep ``Z_rest'Z_rest`` and ``Z_rest'Z_1`` sparse (their fill-in pairs) and
 ``Z_rest'[X y]`` densely, all in the chunk's own level coordinates.
@@ -19,9 +19,9 @@ Example
 >>> from hierreg_formula.core.structure import TermArrays
 >>> X, y = np.ones((4, 1)), np.array([1.0, 2.0, 3.0, 5.0])
 >>> g = np.array([0, 2, 2, 1])
->>> whole = SufficientStats.from_arrays(X, y, [TermArrays(g, 3, X)])
->>> a = SufficientStats.from_arrays(X[:2], y[:2], [TermArrays(g[:2], 3, X[:2])])
->>> b = SufficientStats.from_arrays(X[2:], y[2:], [TermArrays(g[2:], 3, X[2:])])
+>>> whole = SufficientStats.from_arrays(X, y, [TermArrays(g, 10, X)])
+>>> a = SufficientStats.from_arrays(X[:2], y[:2], [TermArrays(g[:2], 10, X[:2])])
+>>> b = SufficientStats.from_arrays(X[2:], y[2:], [TermArrays(g[2:], 10, X[2:])])
 >>> a.levels[0].tolist(), b.levels[0].tolist(), (a + b).levels[0].tolist()
 ([0, 2], [1, 2], [0, 1, 2])
 >>> np.allclose((a + b).P1, whole.P1), (a + b).n
@@ -38,18 +38,25 @@ import scipy.sparse as sp
 
 from ..core.structure import TermArrays, cross_products, z_matrix
 
+#: a chunk that has rows in more than this fraction of a term's levels keeps them all
+#: (then chunks add without aligning their levels)
+DENSE_FRACTION = 0.5
+
 
 def _local_codes(term: TermArrays) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted global codes of the levels a chunk has rows in, and each row's local code.
+    """Sorted global codes of the levels a chunk keeps, and each row's local code.
 
-    Rows outside every level (``assigned`` False: zero columns, code 0) get code 0;
-    they add nothing to any cross-product.
+    The levels with rows, or all levels when those are more than
+    :data:`DENSE_FRACTION` of them.  Rows outside every level (``assigned`` False:
+    zero columns, code 0) get code 0; they add nothing to any cross-product.
     """
     codes = np.asarray(term.codes, dtype=np.int64)
     seen = codes if term.assigned is None else codes[term.assigned]
     if len(seen) and (seen.min() < 0 or seen.max() >= term.nlevels):
         raise ValueError(f"level codes must be in [0, {term.nlevels}) for the rows of a level")
     present = np.bincount(seen, minlength=term.nlevels) > 0  # O(n + L), no sort
+    if present.sum() > DENSE_FRACTION * term.nlevels:
+        present[:] = True
     levels = np.flatnonzero(present)
     local = np.cumsum(present) - 1
     if term.assigned is not None:

@@ -140,3 +140,12 @@ def test_rest_blocks_stay_sparse():
     X, y, terms = _arrays()
     s = SufficientStats.from_arrays(X, y, terms)
     assert sp.issparse(s.R) and sp.issparse(s.C)
+
+
+def test_a_chunk_with_most_levels_keeps_them_all_and_adds_without_aligning():
+    X = np.ones((6, 1))
+    g = np.array([0, 1, 2, 0, 1, 3])
+    a = SufficientStats.from_arrays(X[:3], np.arange(3.0), [TermArrays(g[:3], 4, X[:3])])
+    b = SufficientStats.from_arrays(X[3:], np.arange(3.0), [TermArrays(g[3:], 4, X[3:])])
+    assert a.levels[0].tolist() == b.levels[0].tolist() == [0, 1, 2, 3]  # 3 of 4 seen
+    assert (a + b).counts[0].tolist() == [2, 2, 1, 1]
