@@ -191,3 +191,18 @@ def test_cli_fits_parquet_files(data, tmp_path, capsys):
     assert f"{mem.params['x']:.3f}" in out.out and "No. Observations:   1200" in out.out
     code = main(["fit", "y ~ x + (1 | g)", "--data", str(tmp_path / "none-*.parquet")])
     assert code == 2 and "Parquet" in capsys.readouterr().err
+
+
+def test_statistics_suffice_for_a_likelihood_ratio(data):
+    """An ML refit and a likelihood-ratio statistic from the reduced statistics alone."""
+    from hierreg_formula.core.lmm import LMMProblem
+
+    df, ddf = data
+    big, small = "y ~ x + (1 | g) + (1 | h)", "y ~ x + (1 | g)"
+    ooc = hierreg.fit(big, ddf)  # REML
+    prob = ooc.problem
+    ml = LMMProblem.from_cross_products(prob.cp, prob.cond, reml=False).fit()
+    mem_big, mem_small = hierreg.fit(big, df, method="ml"), hierreg.fit(small, df, method="ml")
+    same_objective(ml.objective, mem_big.objective)
+    lr = hierreg.fit(small, ddf, method="ml").deviance - ml.ml_deviance
+    close(lr, mem_small.deviance - mem_big.deviance, rtol=1e-7)
