@@ -47,16 +47,21 @@ updates only its models there).  Needs the ``bench`` extra for mixedlm.
 from __future__ import annotations
 
 import os
+import sys
 
-for _v in (
+PINNED = (
     "OPENBLAS_NUM_THREADS",
     "OMP_NUM_THREADS",
     "MKL_NUM_THREADS",
     "BLIS_NUM_THREADS",
     "VECLIB_MAXIMUM_THREADS",
     "RAYON_NUM_THREADS",
-):
-    os.environ[_v] = "1"
+)
+#: this tool runs with the machine's default threads: only the package limits them
+DEFAULT_THREADS_TOOL = "hierreg_default_threads"
+if DEFAULT_THREADS_TOOL not in sys.argv:
+    for _v in PINNED:
+        os.environ[_v] = "1"
 
 import argparse  # noqa: E402
 import gc  # noqa: E402
@@ -65,7 +70,6 @@ import math  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -115,8 +119,8 @@ MODELS: dict[str, dict] = {
         "lme4": None,
     },
 }
-TOOLS = ("hierreg", "mixedlm", "mixedlm_noderiv", "statsmodels")
-PEERS = TOOLS[1:]
+TOOLS = ("hierreg", "mixedlm", "mixedlm_noderiv", "statsmodels", DEFAULT_THREADS_TOOL)
+PEERS = ("mixedlm", "mixedlm_noderiv", "statsmodels")
 WARMUP_ROWS = 2000
 SEED = 20261123
 
@@ -129,6 +133,16 @@ TARGETS = [
     ("synthetic_1m", "hierreg fit < 5 s", "whole_s", 5.0),
     ("synthetic_1m", "hierreg fit < 2 GB (extra peak RSS)", "peak_mb", 2048.0),
     ("synthetic_1m", "hierreg fit < 2 GB (whole process peak RSS)", "process_peak_mb", 2048.0),
+]
+#: (model, what, key, lower bound): pinned time / default-threads time >= 0.9 (noise allowed)
+LOWER_TARGETS = [
+    (
+        m,
+        "default BLAS threads no slower than pinned (pinned/default >= 0.9)",
+        "default_threads_vs_pinned",
+        0.9,
+    )
+    for m in ("insteval", "synthetic_1m")
 ]
 
 
@@ -173,7 +187,7 @@ def fit_once(tool: str, name: str, df: pd.DataFrame) -> dict:
     """One whole fit from the formula; returns the objective and convergence details."""
     spec = MODELS[name]
     formula = spec["formula"]
-    if tool == "hierreg":
+    if tool in ("hierreg", DEFAULT_THREADS_TOOL):
         import hierreg_formula as hierreg
 
         res = hierreg.fit(formula, df, method="reml")
@@ -284,9 +298,10 @@ def measured_fit(tool: str, name: str, df: pd.DataFrame) -> dict:
 def worker(name: str, tool: str) -> dict:
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(1)
+    if tool != DEFAULT_THREADS_TOOL:
+        threadpool_limits(1)
     load0 = os.getloadavg()[0]
-    repeats = MODELS[name]["repeats"][tool]
+    repeats = MODELS[name]["repeats"].get(tool, MODELS[name]["repeats"]["hierreg"])
     df = load(name)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -322,8 +337,14 @@ def run(name: str, tool: str, timeout: float) -> dict:
     if tool == "statsmodels" and isinstance(sm, str):
         return {"skipped": sm}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, tool]
+    env = dict(os.environ)
+    if tool == DEFAULT_THREADS_TOOL:  # what a user gets: no environment variables set
+        for v in PINNED:
+            env.pop(v, None)
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=True)
+        out = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=timeout, check=True, env=env
+        )
     except subprocess.TimeoutExpired:
         return {"skipped": f"timed out after {timeout:.0f} s (warm-up + one full fit)"}
     except subprocess.CalledProcessError as err:
@@ -353,10 +374,12 @@ def summarize(name: str, r: dict) -> dict:
         "peak_mb": ours.get("peak_mb"),
         "process_peak_mb": ours.get("process_peak_mb"),
     }
-    for peer in PEERS:
+    for peer in (*PEERS, DEFAULT_THREADS_TOOL):
         m = r.get(peer, {})
         ok = ours.get("median_s") and m.get("median_s")
         s[f"ratio_{peer}"] = ours["median_s"] / m["median_s"] if ok else None
+    # pinned / default threads: >= 1 means the defaults are no slower than pinning
+    s["default_threads_vs_pinned"] = s.pop(f"ratio_{DEFAULT_THREADS_TOOL}")
     ref = lme4_objective(name)
     s["lme4_objective"] = ref
     for tool in TOOLS:
@@ -420,6 +443,14 @@ def check_targets(summaries: dict) -> list[dict]:
         out.append({"model": name, "target": what, "value": value, "limit": limit, "met": ok})
         status = "n/a " if ok is None else "met " if ok else "MISS"
         print(f"  [{status}] {name}: {what}: {fmt(value, '.4g')} (limit {limit:g})")
+    for name, what, key, bound in LOWER_TARGETS:
+        if name not in summaries:
+            continue
+        value = summaries[name].get(key)
+        ok = None if value is None else bool(value >= bound)
+        out.append({"model": name, "target": what, "value": value, "bound": bound, "met": ok})
+        status = "n/a " if ok is None else "met " if ok else "MISS"
+        print(f"  [{status}] {name}: {what}: {fmt(value, '.4g')} (bound {bound:g})")
     return out
 
 

@@ -21,8 +21,10 @@ from .exceptions import (
     MissingDataWarning,
     RankDeficiencyWarning,
     ResponseWarning,
+    SeparationWarning,
     SingularFitWarning,
 )
+from .results.comparison import anova, compare_models
 
 __version__ = "0.1.0"
 
@@ -43,6 +45,8 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "anova",
+    "compare_models",
     "FormulaHierarchicalRegression",
     "HierarchicalClassifier",
     "HierarchicalRegression",
@@ -57,6 +61,7 @@ __all__ = [
     "MissingDataWarning",
     "RankDeficiencyWarning",
     "ResponseWarning",
+    "SeparationWarning",
     "SingularFitWarning",
     "__version__",
     "fit",

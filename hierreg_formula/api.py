@@ -24,6 +24,7 @@ import pandas as pd
 from .compare.mixedlm import DEFAULT_METHODS, MixedLMComparison, compare_results
 from .compare.pooling import PoolingComparison, pooling_table
 from .exceptions import HierregError, HierregWarning
+from .models.glmm import GLMM_OPTIONS, fit_glmm_formula, is_gaussian_identity
 from .models.lmm import CORE_OPTIONS, fit_lmm_formula
 from .regularized.fit import fit_regularized
 from .scale.detect import is_out_of_core
@@ -32,8 +33,9 @@ METHODS = ("reml", "ml", "regularized")
 
 #: keyword options accepted by each method (besides ``missing``)
 OPTIONS: dict[str, tuple[str, ...]] = {
-    "reml": CORE_OPTIONS,
-    "ml": CORE_OPTIONS,
+    "reml": ("weights", "offset", *CORE_OPTIONS),
+    "ml": ("weights", "offset", *CORE_OPTIONS),
+    "glmm": ("nagq", "weights", "offset", *GLMM_OPTIONS),
     "regularized": (
         "alpha",
         "loss",
@@ -52,8 +54,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
 _HINTS = {
     "REML": "use method='reml' or method='ml'",
     "reml": "use method='reml' or method='ml'",
-    "family": "generalized linear mixed models (family=...) are not available yet; for a "
-    "two-label response use method='regularized' with family='binomial'",
+    "nagq": "nagq is for GLMMs (a non-Gaussian family=...)",
     "groups": "name the grouping factor in the formula, e.g. 'y ~ x + (1 | g)'",
     "re_formula": "write random terms in the formula, e.g. 'y ~ x + (x | g)'",
 }
@@ -70,11 +71,12 @@ def _check_options(method: str, kwargs: Mapping[str, Any]) -> None:
             "choose 'gaussian' or 'binomial'"
         )
     unknown = [k for k in kwargs if k not in valid]
+    label = "a GLMM (family=...)" if method == "glmm" else f"method={method!r}"
     if not unknown:
         return
     hints = [f"{k}: {_HINTS[k]}" for k in unknown if k in _HINTS]
     raise HierregError(
-        f"unknown option(s) {', '.join(map(repr, unknown))} for method={method!r}; "
+        f"unknown option(s) {', '.join(map(repr, unknown))} for {label}; "
         f"valid options: missing, {', '.join(valid)}" + (f" ({'; '.join(hints)})" if hints else "")
     )
 
@@ -82,8 +84,9 @@ def _check_options(method: str, kwargs: Mapping[str, Any]) -> None:
 def fit(
     formula: str,
     data: pd.DataFrame | Mapping[str, Any],
-    method: str = "reml",
+    method: str | None = None,
     *,
+    family: Any = None,
     missing: str = "drop",
     **kwargs: Any,
 ):
@@ -99,14 +102,28 @@ def fit(
         DataFrame or a path/glob of Parquet files (see :mod:`hierreg_formula.scale`;
         needs ``pip install hierreg-formula[dask]``).
     method:
-        ``"reml"`` (default) or ``"ml"`` for a linear mixed model;
-        ``"regularized"`` for hierreg's penalized group deviations.
+        ``"reml"`` (default for a linear mixed model) or ``"ml"``;
+        ``"regularized"`` for hierreg's penalized group deviations.  A GLMM (a
+        non-Gaussian ``family``) is fitted by maximum likelihood (``"ml"``, the default
+        then; ``"reml"`` is an error).
+    family:
+        ``None``/``"gaussian"``: a linear mixed model.  ``"binomial"``, ``"poisson"``,
+        ``"negative_binomial"`` (its shape estimated as ``glmer.nb``), ``"gamma"``,
+        ``"inverse_gaussian"`` or a statsmodels family instance
+        (``sm.families.Binomial(link=sm.families.links.Probit())``): a generalized linear
+        mixed model as lme4's ``glmer`` (options ``nagq``: 1 Laplace, 0 lme4's nAGQ=0,
+        2-25 adaptive Gauss-Hermite for one scalar term; ``weights``, ``offset``; ``cov``:
+        ``"hessian"`` (lme4's default standard errors) or ``"rx"``; ``nb_theta``).  With
+        ``method="regularized"``, ``"gaussian"`` or ``"binomial"`` (logistic).
     missing:
         ``"drop"`` (default: drop rows with missing values in the used columns,
         with a warning giving their count) or ``"raise"``.
     **kwargs:
-        Options of the method.  REML/ML: ``theta0`` (start, lme4's layout),
-        ``xtol``, ``ftol``, ``maxeval``, ``gradient`` (optimiser settings).
+        Options of the method.  REML/ML: ``weights`` (prior weights, lme4's: the
+        residual variance of row ``i`` is ``sigma^2 / w_i``) and ``offset`` (added to
+        the linear predictor, as the formula's ``offset(expr)`` terms), each a column
+        name or one value per row; ``theta0`` (start, lme4's layout), ``xtol``,
+        ``ftol``, ``maxeval``, ``gradient`` (optimiser settings).
         Regularized: ``alpha``, ``loss``, ``l1``, ``linf``, ``main_l2``,
         ``weight_by_nobs``, ``family``, ``cv``, ``alphas``, ``random_state`` (see
         :func:`hierreg_formula.regularized.fit_regularized`).  Any other keyword is
@@ -121,17 +138,50 @@ def fit(
     ...     print(str(err).split(";")[0])
     unknown option(s) 'REML' for method='reml'
     """
-    m = str(method).lower()
+    m = "reml" if method is None else str(method).lower()
     if m not in METHODS:
         raise HierregError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    _check_options(m, kwargs)
     if is_out_of_core(data):  # a Dask DataFrame or Parquet files: hierreg_formula.scale
-        from .scale.dask import fit_dask
+        return _fit_out_of_core(formula, data, m, family, missing, kwargs)
+    if m == "regularized":
+        if family is not None:
+            kwargs["family"] = family
+        _check_options(m, kwargs)
+        return fit_regularized(formula, data, missing=missing, **kwargs)
+    if not is_gaussian_identity(family):
+        if method is not None and m == "reml":
+            raise HierregError(
+                "method='reml' is for linear mixed models; a GLMM (family="
+                f"{family!r}) is fitted by maximum likelihood: use method='ml' or leave it out"
+            )
+        _check_options("glmm", kwargs)
+        return fit_glmm_formula(formula, data, family=family, missing=missing, **kwargs)
+    _check_options(m, kwargs)
+    return fit_lmm_formula(formula, data, reml=(m == "reml"), missing=missing, **kwargs)
 
-        return fit_dask(formula, data, method=m, missing=missing, **kwargs)
-    if m in ("reml", "ml"):
-        return fit_lmm_formula(formula, data, reml=(m == "reml"), missing=missing, **kwargs)
-    return fit_regularized(formula, data, missing=missing, **kwargs)
+
+def _fit_out_of_core(
+    formula: str, data: Any, m: str, family: Any, missing: str, kwargs: dict[str, Any]
+):
+    """The fit of a Dask DataFrame or Parquet files (:mod:`hierreg_formula.scale`)."""
+    if m == "regularized":
+        if family is not None:
+            kwargs["family"] = family
+    elif not is_gaussian_identity(family):
+        raise HierregError(
+            "GLMMs (family=...) are not available out of core yet; fit them in memory"
+        )
+    _check_options(m, kwargs)
+    for name in ("weights", "offset"):
+        if kwargs.get(name) is not None:
+            raise HierregError(
+                f"{name}= is not available out of core yet (an offset(...) term in the "
+                "formula neither)"
+            )
+        kwargs.pop(name, None)
+    from .scale.dask import fit_dask
+
+    return fit_dask(formula, data, method=m, missing=missing, **kwargs)
 
 
 def compare_mixedlm(

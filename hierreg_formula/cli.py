@@ -20,6 +20,7 @@ import sys
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .api import METHODS, fit
@@ -52,13 +53,13 @@ def _read_data(spec: str) -> pd.DataFrame | str:
     return df
 
 
-def _alpha(value: str | None, method: str) -> dict[str, object]:
+def _alpha(value: str | None, method: str | None) -> dict[str, object]:
     """The regularized mode's penalty from ``--alpha`` (an error with any other method)."""
     if method != "regularized":
         if value is not None:
             raise HierregError(
                 f"--alpha is the penalty of --method regularized; it has no meaning for "
-                f"--method {method} (drop it, or add --method regularized)"
+                f"--method {method or 'reml'} (drop it, or add --method regularized)"
             )
         return {}
     alpha = value or "cv"
@@ -69,6 +70,23 @@ def _alpha(value: str | None, method: str) -> dict[str, object]:
     except ValueError:
         raise HierregError(f"--alpha must be a number > 0, 'cv' or 'reml', got {alpha!r}") from None
     return {"alpha": num}
+
+
+FAMILIES = ("gaussian", "binomial", "poisson", "negative_binomial", "gamma", "inverse_gaussian")
+
+
+def _note_counts(res: object) -> None:
+    """A Gaussian fit of a count response is usually a mistake at the command line."""
+    y = getattr(res, "model_blocks", None)
+    y = None if y is None else y.y
+    if y is None or len(y) == 0 or np.isin(y, (0.0, 1.0)).all():
+        return  # 0/1 responses get the package's ResponseWarning
+    if (y >= 0).all() and np.array_equal(y, np.round(y)) and len(np.unique(y)) <= 50:
+        print(
+            "hierreg: note: the response takes non-negative whole values (counts?) and was "
+            "fitted as Gaussian; for counts use --family poisson (or negative_binomial)",
+            file=sys.stderr,
+        )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +102,18 @@ def _parser() -> argparse.ArgumentParser:
         help="built-in dataset name, CSV path, or Parquet files ('path/*.parquet', fitted "
         "out of core with Dask)",
     )
-    f.add_argument("--method", default="reml", choices=METHODS)
+    f.add_argument(
+        "--method", default=None, choices=METHODS, help="reml (default for LMMs), ml, regularized"
+    )
+    f.add_argument(
+        "--family",
+        default=None,
+        choices=FAMILIES,
+        help="a GLMM family (binomial, poisson, negative_binomial, ...); default: Gaussian LMM",
+    )
+    f.add_argument(
+        "--nagq", type=int, default=None, help="GLMM: 1 Laplace (default), 0, or 2-25 (AGQ)"
+    )
     f.add_argument(
         "--alpha", default=None, help="regularized mode: penalty, 'cv' or 'reml' (default cv)"
     )
@@ -102,13 +131,26 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         kwargs = _alpha(args.alpha, args.method)
+        if args.nagq is not None:
+            if args.family in (None, "gaussian"):
+                raise HierregError("--nagq is for GLMMs: give --family too")
+            kwargs["nagq"] = args.nagq
         data = _read_data(args.data)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            res = fit(args.formula, data, method=args.method, missing=args.missing, **kwargs)
+            res = fit(
+                args.formula,
+                data,
+                method=args.method,
+                family=args.family,
+                missing=args.missing,
+                **kwargs,
+            )
         print(res.summary())
         for w in caught:
             print(f"warning: {w.message}", file=sys.stderr)
+        if args.family is None and args.method != "regularized":
+            _note_counts(res)
     except HierregError as err:
         print(f"hierreg: error: {err}", file=sys.stderr)
         return 2

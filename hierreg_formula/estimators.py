@@ -54,8 +54,8 @@ from .core.structure import TermArrays, random_part
 from .exceptions import DataError
 from .formula.blocks import DesignBlocks, RandomBlock
 from .formula.grouping import Grouping
+from .models.response import binary_response
 from .regularized.fit import fit_regularized_blocks
-from .regularized.response import binary_response
 
 __all__ = ["FormulaHierarchicalRegression", "HierarchicalClassifier", "HierarchicalRegression"]
 

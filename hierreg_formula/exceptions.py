@@ -71,3 +71,7 @@ class ConvergenceWarning(HierregWarning):
 
 class ResponseWarning(HierregWarning):
     """The response looks like it needs another model (e.g. 0/1 values in a Gaussian fit)."""
+
+
+class SeparationWarning(HierregWarning):
+    """Fitted probabilities are numerically 0 or 1 (complete separation in a binomial model)."""

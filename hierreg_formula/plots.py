@@ -27,7 +27,13 @@ import numpy as np
 
 from .exceptions import HierregError
 
-__all__ = ["draw_shrinkage", "plot_fit", "plot_random_effects", "plot_shrinkage"]
+__all__ = [
+    "draw_profile",
+    "draw_shrinkage",
+    "plot_fit",
+    "plot_random_effects",
+    "plot_shrinkage",
+]
 
 #: levels drawn by :func:`plot_fit` when ``levels`` is not given
 MAX_FIT_LEVELS = 12
@@ -347,3 +353,52 @@ def _x_values(res: Any, x: str | None) -> np.ndarray | None:
     raise HierregError(
         f"x={name!r} is neither a model column ({blocks.x_names}) nor a column of the data"
     )
+
+
+def draw_profile(frame: Any, ax: Any = None, levels: Sequence[float] = (0.5, 0.8, 0.9, 0.95, 0.99)):
+    """lme4's zeta plot from a profile table (``parameter``, ``value``, ``zeta`` columns).
+
+    One panel per parameter: ``zeta`` (the signed square root of the change in
+    deviance) against the parameter, with dotted lines at the normal quantiles of
+    ``levels`` (a straight line means a quadratic profile: Wald intervals are fine).
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> f = pd.DataFrame({"parameter": ["a"] * 3, "value": [0.0, 1.0, 2.0], "zeta": [-1, 0, 1]})
+    >>> fig = draw_profile(f)
+    >>> len(fig.axes)
+    1
+    >>> import matplotlib.pyplot as plt; plt.close("all")
+    """
+    from scipy import stats
+
+    plt = _plt()
+    params = list(dict.fromkeys(frame["parameter"]))
+    if ax is None:
+        ncol = min(3, len(params))
+        nrow = -(-len(params) // ncol)
+        fig, axes = plt.subplots(nrow, ncol, figsize=(3.2 * ncol, 2.6 * nrow), squeeze=False)
+        panels = list(axes.ravel())
+        for extra in panels[len(params) :]:
+            extra.set_visible(False)
+    else:
+        panels = list(np.ravel(ax)) if isinstance(ax, Sequence | np.ndarray) else [ax]
+        if len(panels) < len(params):
+            raise HierregError(f"{len(params)} parameters need {len(params)} Axes")
+        fig = panels[0].figure
+    qs = stats.norm.ppf(0.5 + np.asarray(levels) / 2.0)
+    for panel, name in zip(panels, params, strict=False):
+        rows = frame[frame["parameter"] == name].sort_values("value")
+        panel.plot(rows["value"], rows["zeta"], "-o", ms=2.5, color="tab:blue")
+        for q in qs:
+            for s in (-q, q):
+                panel.axhline(s, color="gray", ls=":", lw=0.7)
+        panel.axhline(0.0, color="k", lw=0.6)
+        panel.set_title(str(name), fontsize="small")
+        panel.set_ylabel("zeta")
+    if ax is None:
+        fig.tight_layout()
+    return fig

@@ -22,6 +22,8 @@ REFERENCE = DATA / "reference"
 SHARED = TESTS.parents[0].parent / "shared"
 LME4 = REFERENCE / "lme4"
 LME4_TURN2 = REFERENCE / "lme4-turn2"
+LME4_TURN3 = REFERENCE / "lme4-turn3"  # made by tests/data/r/make_turn3.R (see its README)
+CSV = DATA / "csv"
 
 
 def require(path: Path) -> Path:
@@ -46,3 +48,8 @@ def load_lme4(name: str) -> dict:
 def load_lme4_turn2(name: str) -> dict:
     """A turn-2 reference (top level is the tight refit): ``lme4-turn2/<name>.json``."""
     return load_json(LME4_TURN2 / f"{name}.json")
+
+
+def load_lme4_turn3(name: str) -> dict:
+    """A turn-3 reference (top level is the tight refit): ``tests/data/reference/lme4-turn3/<name>.json``."""
+    return load_json(LME4_TURN3 / f"{name}.json")

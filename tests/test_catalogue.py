@@ -109,7 +109,7 @@ def _():
     return hierreg.fit(F, _set(data(), 3, "y", np.nan), missing="raise")
 
 
-@case("an all-NaN response", Raises(hierreg.DataError, "no rows left after dropping"))
+@case("an all-NaN response", Raises(hierreg.DataError, "'y' have only missing values"))
 def _():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", hierreg.MissingDataWarning)
@@ -143,7 +143,7 @@ def _():
     return hierreg.fit(F, data().iloc[:0])
 
 
-@case("a one-row frame", Raises(hierreg.EstimationError, "no variance|single row|levels"))
+@case("a one-row frame", Raises(hierreg.DataError, "'g' has a single level"))
 def _():
     return hierreg.fit(F, data().head(1))
 
@@ -362,6 +362,106 @@ def _():
     return hierreg.fit("y ~ foo(x) + (1 | g)", data())
 
 
+@case(
+    "y ~ -1 + x + (1 | g) is lme4's no-intercept form",
+    Works(lambda r: list(r.params.index) == ["x"]),
+)
+def _():
+    return hierreg.fit("y ~ -1 + x + (1 | g)", data())
+
+
+@case("a repeated random intercept (x||g) + (1|g)", Raises(hierreg.FormulaError, "appears twice"))
+def _():
+    return hierreg.fit("y ~ x + (x || g) + (1 | g)", data())
+
+
+@case("a repeated nested term (1|g/h) + (1|g)", Raises(hierreg.FormulaError, "appears twice"))
+def _():
+    return hierreg.fit("y ~ x + (1 | g/h) + (1 | g)", _with(h=lambda d: d.index % 2))
+
+
+@case("the response inside a random term", Raises(hierreg.FormulaError, "response column 'y'"))
+def _():
+    return hierreg.fit("y ~ x + (y | g)", data())
+
+
+@case("a grouping expression g - h", Raises(hierreg.FormulaError, "grouping side"))
+def _():
+    return hierreg.fit("y ~ x + (1 | g - h)", _with(h=lambda d: d.index % 2))
+
+
+@case("a transformed grouping log(g)", Raises(hierreg.FormulaError, "must be a column name"))
+def _():
+    return hierreg.fit("y ~ x + (1 | log(g))", data())
+
+
+@case("a grouping factor with one level", Raises(hierreg.DataError, "'g' has a single level"))
+def _():
+    return hierreg.fit(F, _with(g=1))
+
+
+@case(
+    "duplicated column names in the frame", Raises(hierreg.DataError, "several columns named 'x'")
+)
+def _():
+    d = data()
+    return hierreg.fit(F, pd.concat([d, d[["x"]]], axis=1))
+
+
+@case(
+    "an object column of numbers is numeric",
+    Works(lambda r: list(r.params.index) == ["Intercept", "x"]),
+)
+def _():
+    return hierreg.fit(F, _with(x=lambda d: d.x.astype(object)))
+
+
+@case("a categorical response", Raises(hierreg.DataError, "not numeric.*category"))
+def _():
+    return hierreg.fit(F, _with(y=lambda d: pd.Categorical(d.g)))
+
+
+@case(
+    "group labels '3' for a model fitted on 3 (and 3.0)",
+    Works(lambda p: np.allclose(p, p.iloc[0])),
+)
+def _():
+    r = _ref()
+    return pd.concat(
+        [r.predict(pd.DataFrame({"x": [0.3], "g": [v]})) for v in (3, "3", 3.0, np.int8(3))]
+    )
+
+
+@case(
+    "group labels of another type with no match",
+    Raises(hierreg.DataError, "none of the new labels matches.*dtype"),
+)
+def _():
+    return _ref().predict(pd.DataFrame({"x": [0.3], "g": ["a"]}))
+
+
+@case("missing group labels at predict", Raises(hierreg.DataError, "missing values in the new"))
+def _():
+    return _ref().predict(pd.DataFrame({"x": [0.3], "g": [None]}))
+
+
+@case("offset() inside a random term", Raises(hierreg.FormulaError, "offset"))
+def _():
+    return hierreg.fit("y ~ x + (offset(x) | g)", data())
+
+
+@case("negative binomial counts in cbind()", Raises(hierreg.DataError, "negative values"))
+def _():
+    d = _with(s=lambda d: d.index % 3 - 1, f=2)
+    return hierreg.fit("cbind(s, f) ~ x + (1 | g)", d)
+
+
+@case("offset= at fit, none at predict", Raises(hierreg.DataError, "pass the offset of the new"))
+def _():
+    r = hierreg.fit(F, data(), offset=np.zeros(60))
+    return r.predict(pd.DataFrame({"x": [0.3], "g": [1]}))
+
+
 # ------------------------------------------------------------- options
 @case("REML=False (lme4's spelling)", Raises(hierreg.HierregError, "'REML'.*method='ml'"))
 def _():
@@ -425,6 +525,81 @@ def _():
 def _():
     r = _ref()
     return bool(np.allclose(r.predict(data()), r.fittedvalues, rtol=1e-12))
+
+
+# ------------------------------------------------------------------ GLMMs
+def _glmm_data(**cols):
+    rng = np.random.default_rng(3)
+    d = data()
+    d["b"] = (rng.uniform(size=len(d)) < 0.4).astype(float)
+    d["c"] = rng.poisson(2.0, size=len(d)).astype(float)
+    for k, v in cols.items():
+        d[k] = v(d) if callable(v) else v
+    return d
+
+
+def _glmm(formula, family, **kw):
+    def run(**cols):
+        return hierreg.fit(formula, _glmm_data(**cols), family=family, **kw)
+
+    return run
+
+
+@case("binomial: a response outside [0, 1]", Raises(hierreg.DataError, r"must be in \[0, 1\]"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=lambda d: np.where(d.index == 3, 1.5, d.b))
+
+
+@case("binomial: non-integer trials", Raises(hierreg.DataError, "trials.*whole numbers"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial", weights="w")(b=0.5, w=2.5)
+
+
+@case("poisson: a negative count", Raises(hierreg.DataError, "non-negative counts"))
+def _():
+    return _glmm("c ~ x + (1 | g)", "poisson")(c=lambda d: np.where(d.index == 3, -1.0, d.c))
+
+
+@case("poisson: a non-integer count", Raises(hierreg.DataError, "whole counts"))
+def _():
+    return _glmm("c ~ x + (1 | g)", "poisson")(c=lambda d: np.where(d.index == 3, 1.5, d.c))
+
+
+@case("binomial: all responses 0", Raises(hierreg.DataError, "0 \\(no successes\\) in every row"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=0.0)
+
+
+@case("binomial: all responses 1", Raises(hierreg.DataError, "no failures"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=1.0)
+
+
+@case("binomial: complete separation", Warns(hierreg.SeparationWarning, "complete separation"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial")(b=lambda d: (d.x > 0).astype(float))
+
+
+@case("nagq > 1 with a vector term", Raises(hierreg.EstimationError, "single scalar"))
+def _():
+    return _glmm("b ~ x + (x | g)", "binomial", nagq=5)()
+
+
+@case("a GLMM with method='reml'", Raises(hierreg.HierregError, "maximum likelihood"))
+def _():
+    return _glmm("b ~ x + (1 | g)", "binomial", method="reml")()
+
+
+@case(
+    "a Poisson GLMM with an observation-level random effect",
+    Works(lambda r: r.ngroups["obs"] == 60),
+)
+def _():
+    rng = np.random.default_rng(5)
+    over = np.exp(0.5 + rng.normal(0.0, 0.8, 60) + rng.normal(0.0, 0.5, 6)[np.repeat(range(6), 10)])
+    return _glmm("c ~ x + (1 | g) + (1 | obs)", "poisson")(
+        obs=lambda d: d.index, c=rng.poisson(over)
+    )
 
 
 # ----------------------------------------------------------- estimators

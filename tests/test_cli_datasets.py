@@ -74,3 +74,22 @@ def test_cli_datasets_and_module_entry_point():
         check=True,
     ).stdout
     assert "sleepstudy" in out and "InstEval" in out
+
+
+def test_cli_fits_a_glmm(capsys):
+    code = main(
+        ["fit", "TICKS ~ YEAR + (1 | LOCATION)", "--data", "grouseticks", "--family", "poisson"]
+    )
+    out = capsys.readouterr()
+    assert code == 0 and "poisson/log" in out.out and "Generalized Linear Mixed" in out.out
+
+
+def test_cli_notes_a_count_response_fitted_as_gaussian(capsys):
+    code = main(["fit", "TICKS ~ YEAR + (1 | LOCATION)", "--data", "grouseticks"])
+    err = capsys.readouterr().err
+    assert code == 0 and "--family poisson" in err
+
+
+def test_cli_nagq_needs_a_family(capsys):
+    assert main(["fit", "y ~ 1 + (1 | g)", "--data", "sleepstudy", "--nagq", "5"]) == 2
+    assert "--nagq is for GLMMs" in capsys.readouterr().err

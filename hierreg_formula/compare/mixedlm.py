@@ -178,6 +178,12 @@ def translate(res: Any) -> MixedLMSpec:
     """
     blocks = res.model_blocks
     parsed = blocks.spec.parsed
+    if blocks.offset is not None or getattr(res, "_offset_argument", False):
+        raise NotExpressibleError(
+            "statsmodels MixedLM has no offset: the model's offset cannot be translated"
+        )
+    if getattr(res, "weights", None) is not None:
+        raise NotExpressibleError("statsmodels MixedLM has no prior weights")
     terms = list(parsed.random)
     if len(terms) != len(blocks.random):  # pragma: no cover - formula-layer contract
         raise HierregError("random terms and design blocks do not match")

@@ -1,12 +1,16 @@
 """Formula layer: lme4-style formulas on formulaic -> design blocks.
 
 - :func:`parse_formula` splits ``"y ~ x + (x | g)"`` into the response, the
-  formulaic fixed part and the expanded random terms (:mod:`.parser`);
+  formulaic fixed part, the expanded random terms, the ``offset()`` terms and
+  the counts of a ``cbind(s, f)`` response (:mod:`.parser`, on the formulaic
+  extension of :mod:`.syntax` and the special calls of :mod:`.specials`);
 - :func:`build_design` materializes them on a DataFrame into
-  :class:`DesignBlocks` (:mod:`.design`, grouping codes from :mod:`.grouping`,
-  used columns from :mod:`.variables`);
+  :class:`DesignBlocks` (:mod:`.design`: used columns from :mod:`.variables`,
+  checked and normalised by :mod:`.columns`, evaluated by formulaic in
+  :mod:`.materialize`, grouping codes from :mod:`.grouping`);
 - ``blocks.spec.rebuild(new_data)`` (:class:`DesignSpec`) rebuilds the same
-  columns and levels on new data.
+  columns, offsets and levels on new data (labels matched across types by
+  :mod:`.labels`).
 
 Example
 -------

@@ -74,6 +74,8 @@ class DesignBlocks:
     ----------
     y:
         ``(n,)`` float response, or ``None`` when built on new data without it.
+        For a binomial response ``cbind(s, f)`` it is the proportion
+        ``s / (s + f)`` (0 where ``s + f == 0``).
     y_name:
         Name of the response.
     X:
@@ -91,6 +93,18 @@ class DesignBlocks:
     spec:
         Recipe (:class:`~hierreg_formula.formula.DesignSpec`) to rebuild the
         same blocks on new data.
+    offset:
+        ``(n,)`` float: the sum of the formula's ``offset(expr)`` terms, added to
+        the linear predictor with coefficient 1 (R's ``model.offset``); ``None``
+        when the formula has none.  Rebuilt on new data (prediction needs it).
+    trials:
+        ``(n,)`` float: the binomial trials ``s + f`` of a ``cbind(s, f)``
+        response (the prior weights of the proportions ``y``), ``None`` for any
+        other response or when ``y`` is not built.  Rows with ``0`` trials are
+        kept, as R does: they carry weight 0.
+    extra:
+        Other used columns (``build_design(..., extra=[...])``, e.g. prior
+        weights), as floats on the used rows.
     """
 
     y: np.ndarray | None
@@ -102,6 +116,9 @@ class DesignBlocks:
     n_dropped: int = 0
     unseen: dict[str, list[Any]] = field(default_factory=dict)
     spec: Any = None
+    offset: np.ndarray | None = None
+    trials: np.ndarray | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def nobs(self) -> int:

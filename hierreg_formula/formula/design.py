@@ -28,12 +28,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from formulaic import model_matrix
-from formulaic.errors import DataMismatchWarning, FormulaicError
 
 from ..exceptions import DataError, FormulaError, MissingDataWarning
 from .blocks import DesignBlocks, RandomBlock
+from .columns import check_grouping_labels, check_not_all_missing, check_unique, normalize_columns
 from .grouping import Grouping
+from .materialize import binomial_values, materialize, offset_values, response_values
 from .parser import ParsedFormula, parse_formula
 from .variables import required_columns
 
@@ -47,83 +47,29 @@ def _as_frame(data: pd.DataFrame | Mapping[str, Any]) -> pd.DataFrame:
         raise DataError(f"data must be a pandas DataFrame or a mapping of columns: {err}") from err
 
 
-def _check_finite(values: np.ndarray, names: list[str], index: pd.Index, what: str) -> None:
-    """Raise a DataError naming the columns with NaN/inf (e.g. ``np.log`` of 0)."""
-    finite = np.isfinite(values)
-    if finite.all():
-        return
-    finite = finite.reshape(len(index), -1)
-    cols = [nm for nm, ok in zip(names, finite.all(axis=0), strict=True) if not ok]
-    bad_rows = ~finite.all(axis=1)
-    first = ", ".join(map(repr, index[bad_rows][:5].tolist()))
-    raise DataError(
-        f"non-finite values (NaN or inf) in {what} column(s) {', '.join(map(repr, cols))} in "
-        f"{int(bad_rows.sum())} row(s) (index {first}{', ...' if bad_rows.sum() > 5 else ''}): "
-        "an infinite value in the data, or a transform undefined there such as the log of "
-        "a non-positive number; remove those rows first"
-    )
-
-
-def _materialize(
-    rhs: str, data: pd.DataFrame, spec: Any = None, what: str = "fixed-effects"
-) -> tuple[np.ndarray, list[str], Any]:
-    """Columns of a formulaic right-hand side (fast path for an intercept only).
-
-    formulaic keeps every row (``na_action="ignore"``; NaN rows were dropped
-    before), and on new data a category not seen in fitting is an error rather
-    than formulaic's silent all-zero encoding.
-    """
-    if rhs == "1":
-        return np.ones((len(data), 1)), ["Intercept"], None
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", DataMismatchWarning)
-        try:
-            if spec is not None:
-                mm = spec.get_model_matrix(data)
-            else:
-                mm = model_matrix(rhs, data, context={}, na_action="ignore")
-        except DataMismatchWarning as err:
-            raise DataError(
-                f"the new data have categories not seen in fitting in the {what} columns "
-                f"{rhs!r}; formulaic: {err}"
-            ) from err
-        except FormulaicError as err:
-            raise DataError(f"cannot build the {what} columns {rhs!r}: {err}") from err
-    X = np.ascontiguousarray(np.asarray(mm, dtype=np.float64))
-    names = [str(c) for c in mm.columns]
-    _check_finite(X, names, data.index, what)
-    return X, names, mm.model_spec
-
-
-def _response(expr: str, df: pd.DataFrame) -> np.ndarray:
-    """The response as float (bool -> 0/1); a DataError if it is not numeric."""
-    if expr in df.columns:
-        col = df[expr]
-        if not (pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col)):
-            raise DataError(
-                f"the response {expr!r} is not numeric (dtype {col.dtype}); a two-label "
-                "response is supported by the regularized mode with family='binomial'"
-            )
-        y = col.to_numpy(dtype=np.float64)
-    else:
-        try:
-            mm = model_matrix(f"{expr} ~ 1", df, context={}, na_action="ignore").lhs
-        except FormulaicError as err:
-            raise DataError(f"cannot evaluate the response {expr!r}: {err}") from err
-        if mm.shape[1] != 1:
-            raise DataError(
-                f"the response {expr!r} is not numeric (it expands to {mm.shape[1]} columns)"
-            )
-        y = np.asarray(mm, dtype=np.float64).ravel()
-    _check_finite(y, [expr], df.index, "response")
-    return y
-
-
 def _nan_columns(df: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, dict[str, int]]:
     """Row mask of missing values in ``cols`` and the count per column that has any."""
     na = df[cols].isna()
     counts = na.sum(axis=0)
     return na.any(axis=1).to_numpy(), {c: int(counts[c]) for c in cols if counts[c]}
+
+
+def _offset_rhs(parsed: ParsedFormula) -> list[str]:
+    return [f"0 + {o}" for o in parsed.offsets]
+
+
+def _outcome(parsed: ParsedFormula, df: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    """The response and, for ``cbind(s, f)``, the trials."""
+    if parsed.binomial is not None:
+        return binomial_values(parsed.binomial, df)
+    return response_values(parsed.response, df), None
+
+
+def _prepare(df: pd.DataFrame, parsed: ParsedFormula, used: list[str]) -> pd.DataFrame:
+    """Used columns in the dtypes formulaic and the core expect (no missing values left)."""
+    df = normalize_columns(df, used, parsed.grouping_columns)
+    check_grouping_labels(df, parsed.grouping_columns)
+    return df
 
 
 @dataclass(frozen=True)
@@ -151,7 +97,10 @@ class DesignSpec:
     random:
         One :class:`RandomSpec` per random block (formulaic spec, names, levels).
     response_vars, predictor_vars:
-        Data columns used by the response and by the right-hand side.
+        Data columns used by the response (both counts of ``cbind``) and by the
+        right-hand side (offsets included).
+    offset_specs:
+        formulaic ``ModelSpec`` of each ``offset()`` expression.
 
     Examples
     --------
@@ -170,6 +119,7 @@ class DesignSpec:
     random: list[RandomSpec]
     response_vars: tuple[str, ...]
     predictor_vars: tuple[str, ...]
+    offset_specs: tuple[Any, ...] = ()
 
     def reordered(self, order: Sequence[int]) -> DesignSpec:
         """The same recipe with the random blocks (and the parsed random terms) in ``order``:
@@ -188,32 +138,37 @@ class DesignSpec:
             New data (DataFrame or mapping of columns) with the predictor columns
             (and the response columns when ``response=True``).
         response:
-            Also build ``y``.
+            Also build ``y`` (and ``trials`` for a ``cbind`` response).
 
         Returns
         -------
         DesignBlocks
-            Same ``x_names``, block names and levels as at fit time.  Rows with a
-            grouping level not seen in fitting get code ``-1``, and the labels
-            are listed per grouping factor in ``unseen``.
+            Same ``x_names``, block names and levels as at fit time, and the
+            ``offset`` when the formula has one (prediction needs it).  Rows with a
+            grouping level not seen in fitting get code ``-1``, and the labels are
+            listed per grouping factor in ``unseen``.
 
         Raises
         ------
         DataError
-            A used column is absent or has missing values (prediction never
-            drops rows silently), a categorical column has a category not seen
-            in fitting, or a transform gives non-finite values.
+            A used column is absent, duplicated or has missing values (prediction
+            never drops rows silently), a categorical column has a category not
+            seen in fitting, a grouping column holds labels of another type than
+            in fitting (none matching), or a transform gives non-finite values.
         """
         df = _as_frame(data)
         needed = list(self.predictor_vars) + (list(self.response_vars) if response else [])
+        needed = list(dict.fromkeys(needed))
         _check_columns(df, needed, self.parsed.formula)
-        _, nan_counts = _nan_columns(df, list(dict.fromkeys(needed)))
+        check_unique(df, needed, self.parsed.formula)
+        _, nan_counts = _nan_columns(df, needed)
         if nan_counts:
             counts = ", ".join(f"{c!r}: {k}" for c, k in nan_counts.items())
             raise DataError(
                 f"missing values in the new data ({counts} rows); fill or drop those rows first"
             )
-        X, names, _ = _materialize(self.parsed.fixed, df, self.fixed_spec)
+        df = _prepare(df, self.parsed, needed)
+        X, names, _ = materialize(self.parsed.fixed, df, self.fixed_spec)
         if names != self.x_names:
             raise DataError(
                 f"the new data give fixed-effects columns {names}, expected {self.x_names}"
@@ -222,7 +177,7 @@ class DesignSpec:
         built: dict[str, np.ndarray] = {}
         for rs in self.random:
             if rs.expr not in built:
-                built[rs.expr] = _materialize(rs.expr, df, rs.spec, f"random {rs.expr!r}")[0]
+                built[rs.expr] = materialize(rs.expr, df, rs.spec, f"random {rs.expr!r}")[0]
             codes = rs.grouping.codes(df)
             labels = rs.grouping.unseen_labels(df, codes)
             if labels:
@@ -230,7 +185,10 @@ class DesignSpec:
             blocks.append(
                 RandomBlock(rs.grouping.name, codes, rs.grouping.levels, built[rs.expr], rs.names)
             )
-        y = _response(self.parsed.response, df) if response and self.parsed.response else None
+        offset, _ = offset_values(self.parsed.offsets, df, self.offset_specs)
+        y = trials = None
+        if response and self.parsed.response:
+            y, trials = _outcome(self.parsed, df)
         return DesignBlocks(
             y=y,
             y_name=self.parsed.response or "",
@@ -241,6 +199,8 @@ class DesignSpec:
             n_dropped=0,
             unseen=unseen,
             spec=self,
+            offset=offset,
+            trials=trials,
         )
 
 
@@ -254,33 +214,62 @@ def _check_columns(df: pd.DataFrame, needed: list[str], formula: str) -> None:
         )
 
 
+def _numeric_column(values: pd.Series, name: str) -> np.ndarray:
+    """A used non-formula column (weights, offset) as finite floats."""
+    if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)):
+        raise DataError(f"the column {name!r} must be numeric, got dtype {values.dtype}")
+    out = values.to_numpy(dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise DataError(f"the column {name!r} has non-finite values (inf)")
+    return out
+
+
+def _single_level(grouping: Grouping, n: int) -> None:
+    if grouping.levels.size < 2:
+        level = grouping.levels.tolist()[0] if grouping.levels.size else None
+        raise DataError(
+            f"the grouping factor {grouping.name!r} has a single level ({level!r}) in the "
+            f"{n} rows used: a random effect needs at least 2 levels (lme4: 'grouping "
+            "factors must have > 1 sampled level'); drop the term or use it as a fixed effect"
+        )
+
+
 def build_design(
     formula: str,
     data: pd.DataFrame | Mapping[str, Any],
     missing: str = "drop",
     require_response: bool = True,
+    extra: Sequence[str] = (),
 ) -> DesignBlocks:
     """Parse ``formula`` and materialize its design blocks on ``data``.
 
     Parameters
     ----------
     formula:
-        lme4-style formula, e.g. ``"y ~ x + (x | g)"``.
+        lme4-style formula, e.g. ``"y ~ x + (x | g)"``, with optional
+        ``offset(expr)`` terms and a binomial response ``cbind(s, f)``.
     data:
         DataFrame (or mapping of columns).
     missing:
-        ``"drop"``: drop rows with a missing value in any used column (before
-        formulaic sees them) and warn (:class:`MissingDataWarning`) with their
-        count per column; ``"raise"``: raise :class:`DataError`.
+        ``"drop"``: drop rows with a missing value (NaN, None, ``pd.NA``) in any
+        used column (before formulaic sees them) and warn
+        (:class:`MissingDataWarning`) with their count per column; ``"raise"``:
+        raise :class:`DataError`.
     require_response:
         Raise :class:`FormulaError` when the formula has no response.
+    extra:
+        Other numeric columns the model uses (e.g. prior weights named by
+        ``weights="w"``): rows missing them are dropped with the others, and their
+        values on the used rows are returned in ``blocks.extra``.
 
     Returns
     -------
     DesignBlocks
-        ``y`` (float; a bool response becomes 0/1), ``X`` (float, C-contiguous),
-        one :class:`RandomBlock` per expanded random term, the used row labels,
-        and ``spec`` (a :class:`DesignSpec`) to rebuild them on new data.
+        ``y`` (float; a bool response becomes 0/1, ``cbind(s, f)`` the proportion
+        ``s / (s + f)`` with ``trials = s + f``), ``X`` (float, C-contiguous),
+        ``offset`` (sum of the ``offset()`` terms, or ``None``), one
+        :class:`RandomBlock` per expanded random term, the used row labels, and
+        ``spec`` (a :class:`DesignSpec`) to rebuild them on new data.
 
     Raises
     ------
@@ -288,9 +277,11 @@ def build_design(
         Malformed formula, unsupported construct, unknown function, or no
         response when ``require_response``.
     DataError
-        Empty data, a used column not in the data, a non-numeric response,
-        missing values with ``missing="raise"``, no row left after dropping, or
-        non-finite values after a transform.
+        Empty data, a used column not in the data or duplicated, a column with
+        only missing values, a non-numeric response, bad binomial counts,
+        missing values with ``missing="raise"``, no row left after dropping,
+        non-finite values (after a transform, in an offset, infinite grouping
+        labels), or a grouping factor with a single level.
 
     Examples
     --------
@@ -309,15 +300,20 @@ def build_design(
     n_all = len(df)
     if n_all == 0:
         raise DataError("the data frame is empty")
-    response_vars = (
-        tuple(required_columns([parsed.response], df.columns, formula)) if parsed.response else ()
-    )
+    response_vars = tuple(required_columns(parsed.response_exprs, df.columns, formula))
     _check_columns(df, parsed.grouping_columns, formula)
-    rhs = [parsed.fixed, *(t.expr for t in parsed.random)]
+    rhs = [parsed.fixed, *(t.expr for t in parsed.random), *_offset_rhs(parsed)]
     predictor_set = {*required_columns(rhs, df.columns, formula), *parsed.grouping_columns}
-    predictor = tuple(c for c in df.columns if c in predictor_set)
-    used = [c for c in df.columns if c in predictor_set or c in response_vars]
+    predictor = tuple(dict.fromkeys(c for c in df.columns if c in predictor_set))
+    _check_columns(df, list(extra), formula)
+    used = list(
+        dict.fromkeys(
+            c for c in df.columns if c in predictor_set or c in response_vars or c in set(extra)
+        )
+    )
+    check_unique(df, used, formula)
     bad, nan_counts = _nan_columns(df, used)
+    check_not_all_missing(nan_counts, n_all)
     n_bad = int(bad.sum())
     if n_bad:
         counts = ", ".join(f"{c!r}: {k}" for c, k in nan_counts.items())
@@ -331,22 +327,28 @@ def build_design(
         df = df.loc[~bad]
         if len(df) == 0:
             raise DataError("no rows left after dropping rows with missing values")
-    y = _response(parsed.response, df) if parsed.response else None
-    X, x_names, fixed_spec = _materialize(parsed.fixed, df)
+    df = _prepare(df, parsed, used)
+    y, trials = _outcome(parsed, df) if parsed.response else (None, None)
+    X, x_names, fixed_spec = materialize(parsed.fixed, df)
+    offset, offset_specs = offset_values(parsed.offsets, df)
+    extras = {c: _numeric_column(df[c], c) for c in extra}
     blocks, rspecs = [], []
     # a random term with the fixed part's columns (e.g. y ~ x + (x | g)) reuses them
     cache: dict[str, tuple[np.ndarray, list[str], Any]] = {parsed.fixed: (X, x_names, fixed_spec)}
     groupings: dict[tuple[str, ...], tuple[Grouping, np.ndarray]] = {}
     for t in parsed.random:
         if t.expr not in cache:
-            cache[t.expr] = _materialize(t.expr, df, what=f"random {t.expr!r}")
+            cache[t.expr] = materialize(t.expr, df, what=f"random {t.expr!r}")
         Xz, names, spec = cache[t.expr]
         if t.factors not in groupings:
             groupings[t.factors] = Grouping.fit_codes(df, t.factors)
+            _single_level(groupings[t.factors][0], len(df))
         grouping, codes = groupings[t.factors]
         blocks.append(RandomBlock(grouping.name, codes, grouping.levels, Xz, names))
         rspecs.append(RandomSpec(t.expr, spec, names, grouping))
-    spec = DesignSpec(parsed, fixed_spec, list(x_names), rspecs, response_vars, predictor)
+    spec = DesignSpec(
+        parsed, fixed_spec, list(x_names), rspecs, response_vars, predictor, offset_specs
+    )
     return DesignBlocks(
         y=y,
         y_name=parsed.response or "",
@@ -356,4 +358,7 @@ def build_design(
         index=df.index,
         n_dropped=n_bad,
         spec=spec,
+        offset=offset,
+        trials=trials,
+        extra=extras,
     )

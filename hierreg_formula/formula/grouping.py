@@ -2,8 +2,10 @@
 
 Level labels keep the column's values: strings for string/object columns and
 for categoricals of strings (e.g. sleepstudy's ``Subject``: ``'308'``), numbers
-for numeric columns, ``False``/``True`` for bools; an object column mixing types
-is sorted by its string forms and labelled by them.  A grouping ``a:b`` has
+for numeric columns, ``False``/``True`` for bools, timestamps for dates; an object
+column mixing types keeps its values in pandas' order (their string forms where
+pandas cannot sort them).  New data are matched to these levels by
+:func:`~hierreg_formula.formula.labels.match_labels` (``308`` finds ``'308'``).  A grouping ``a:b`` has
 ``"<a>:<b>"`` string labels of the observed combinations, ordered by the level
 order of ``a``, then of ``b``.
 
@@ -24,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..exceptions import DataError
+from .labels import match_labels
 
 
 def column_levels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
@@ -46,16 +49,6 @@ def column_levels(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
     except TypeError:  # mixed types: sort their string forms
         codes, uniques = pd.factorize(values.astype(str), sort=True)
     return codes.astype(np.int64), pd.Index(uniques)
-
-
-def _match(levels: pd.Index, values: pd.Series) -> np.ndarray:
-    """Positions of ``values`` in ``levels`` (-1 when unseen), tolerant of 308 vs '308'."""
-    vals = values.astype(object) if isinstance(values.dtype, pd.CategoricalDtype) else values
-    pos = levels.get_indexer(pd.Index(vals))
-    if (pos < 0).any() and levels.inferred_type in ("string", "mixed"):
-        alt = levels.astype(str).get_indexer(pd.Index(vals).astype(str))
-        pos = np.where(pos < 0, alt, pos)
-    return pos.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -89,8 +82,17 @@ class Grouping:
         return grouping, codes.astype(np.int64).ravel()
 
     def codes(self, data: pd.DataFrame) -> np.ndarray:
-        """Level codes of the rows of ``data``; -1 for a level not seen in fitting."""
-        per = [_match(lv, data[f]) for f, lv in zip(self.factors, self.factor_levels, strict=True)]
+        """Level codes of the rows of ``data``; -1 for a level not seen in fitting (or a
+        missing label).
+
+        Labels are matched as :func:`~hierreg_formula.formula.labels.match_labels`
+        does (``308`` finds the level ``'308'``); a column whose labels are all of
+        another type than the fitted levels raises a DataError.
+        """
+        per = [
+            match_labels(lv, data[f], f)
+            for f, lv in zip(self.factors, self.factor_levels, strict=True)
+        ]
         if len(per) == 1:  # one column: its keys are 0..L-1, the position is the code
             return per[0]
         key = _combine(per, [len(lv) for lv in self.factor_levels])

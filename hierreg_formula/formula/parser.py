@@ -1,24 +1,20 @@
-"""lme4 random-effects syntax as an extension of formulaic's parser.
+"""lme4-style formulas -> response, fixed part, random terms, offsets.
 
-Formulaic's default parser uses ``|`` to split a formula into parts and rejects
-it inside parentheses.  :class:`LmeFormulaParser` keeps formulaic's tokenizer,
-AST builder and every other operator, and changes four things:
+:func:`parse_formula` reads a formula with the formulaic extension of
+:mod:`.syntax` and splits the right-hand side into the fixed part and the random
+terms, expanding ``(a || g)`` into one term per column and a grouping ``a/b``
+into ``a`` and ``a:b`` (formulaic's own ``/`` operator does this; a grouping
+``a + b`` likewise gives one term per grouping, ``(x | a) + (x | b)``, and
+``a*b`` gives ``a``, ``b`` and ``a:b``, as lme4 >= 1.1-36 does through the
+reformulas package).  The pieces are formulaic source that parses to the same
+factors.  ``offset(expr)`` terms leave the fixed part for
+:attr:`ParsedFormula.offsets`, and a binomial response ``cbind(successes,
+failures)`` is split into :attr:`ParsedFormula.binomial` (:mod:`.specials`).
 
-- ``|`` and ``||`` inside parentheses are operators of low precedence whose
-  result is a :class:`RandomTermNode` (a formulaic ``Term`` carrying the terms of
-  both sides), so ``x + (1 + x | g)`` is an ordinary sum of terms;
-- ``|`` outside parentheses raises a :class:`~hierreg_formula.FormulaError`;
-- the implicit intercept is inserted after ``~`` and at the start of every
-  parenthesised random term (``(x | g)`` means ``(1 + x | g)``), and no longer
-  after every ``|``;
-- ``.`` (all other columns) raises a FormulaError (it needs the data).
-
-:func:`parse_formula` then splits the right-hand side into the fixed part and
-the random terms, expanding ``(a || g)`` into one term per column and a grouping
-``a/b`` into ``a`` and ``a:b`` (formulaic's own ``/`` operator does this; a
-grouping ``a + b`` likewise gives one term per grouping, ``(x | a) + (x | b)``).
-The pieces are rendered back to formulaic source that parses to the same factors
-(names needing it in backticks, Python code in braces).
+A random term that repeats another one's column on the same grouping factor
+(``(1 | g) + (1 | g)``, ``(x || g) + (1 | g)``; ``a:b`` is ``b:a``), or that uses
+the response, is a FormulaError; terms with disjoint columns on one factor stay
+legal (``(1 | g) + (0 + x | g)`` is ``(x || g)``).
 
 Example
 -------
@@ -33,187 +29,27 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-from formulaic.errors import FormulaParsingError, FormulaSyntaxError
-from formulaic.parser import DefaultFormulaParser, DefaultOperatorResolver
-from formulaic.parser.algos.sanitize_tokens import sanitize_tokens
-from formulaic.parser.algos.tokenize import tokenize
-from formulaic.parser.types import Factor, Operator, OrderedSet, Term, Token
-from formulaic.parser.utils import insert_tokens_after, merge_operator_tokens, replace_tokens
+from formulaic.errors import FormulaicError, FormulaParsingError, FormulaSyntaxError
+from formulaic.parser.types import Factor, OrderedSet, Term
 
 from ..exceptions import FormulaError
+from .specials import call_arguments, uses_call
+from .syntax import (
+    GROUPING_FORMS,
+    LmeFormulaParser,
+    RandomTermNode,
+    has_intercept,
+    is_random,
+    term_to_str,
+    terms_to_str,
+)
+from .variables import expression_names
 
-_BARS = ("|", "||")
+__all__ = ["LmeFormulaParser", "ParsedFormula", "RandomTerm", "parse_formula"]
+
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
-
-
-class _RandomFactor(Factor):
-    """The single factor of a :class:`RandomTermNode` (only a label, never evaluated)."""
-
-    __slots__ = ()
-
-
-class RandomTermNode(Term):
-    """A parenthesised random term ``(lhs | rhs)`` inside formulaic's term algebra."""
-
-    def __init__(self, lhs: OrderedSet[Term], rhs: OrderedSet[Term], correlated: bool):
-        self.lhs = lhs
-        self.rhs = rhs
-        self.correlated = correlated
-        bar = "|" if correlated else "||"
-        label = f"({_terms_to_str(lhs)} {bar} {' + '.join(map(_term_to_str, rhs))})"
-        super().__init__([_RandomFactor(label, eval_method="lookup")])
-
-    def __mul__(self, other: Any) -> Term:
-        raise FormulaError(
-            f"a random-effects term {self.factors[0].expr} cannot be multiplied or "
-            "interacted with other terms"
-        )
-
-    __rmul__ = __mul__
-
-
-def _innermost_context(context: list[Any]) -> Any:
-    for item in reversed(context):
-        if not isinstance(item, Operator):
-            return item
-    return None
-
-
-def _inside_parentheses(context: list[Any]) -> bool:
-    ctx = _innermost_context(context)
-    return ctx is not None and ctx == "("
-
-
-def _top_level_bar(lhs: OrderedSet[Term], rhs: OrderedSet[Term]) -> OrderedSet[Term]:
-    raise FormulaError(
-        "`|` at the top level of a formula: random-effects terms must be enclosed in "
-        "parentheses, e.g. 'y ~ x + (x | g)'"
-    )
-
-
-def _no_dot(context: Any = None) -> OrderedSet[Term]:
-    raise FormulaError(
-        "the `.` shorthand (all other columns) is not supported; name the columns explicitly"
-    )
-
-
-class LmeOperatorResolver(DefaultOperatorResolver):
-    """formulaic's operators, with lme4's ``|`` and ``||`` for random terms."""
-
-    @property
-    def operators(self) -> list[Operator]:
-        ops = [op for op in super().operators if op.symbol not in ("|", ".")]
-        ops.append(Operator(".", arity=0, precedence=1000, fixity="postfix", to_terms=_no_dot))
-        for symbol, correlated in (("|", True), ("||", False)):
-            random_term = lambda lhs, rhs, c=correlated: OrderedSet(  # noqa: E731
-                [RandomTermNode(lhs, rhs, c)]
-            )
-            # inside parentheses: a random term; at the top level: an explicit error
-            for to_terms, inside in ((random_term, True), (_top_level_bar, False)):
-                ops.append(
-                    Operator(
-                        symbol,
-                        arity=2,
-                        precedence=-50,
-                        associativity=None,
-                        to_terms=to_terms,
-                        accepts_context=lambda ctx, want=inside: _inside_parentheses(ctx) == want,
-                    )
-                )
-        return ops
-
-
-@dataclass
-class LmeFormulaParser(DefaultFormulaParser):
-    """formulaic's default parser with lme4's random-effects terms.
-
-    Examples
-    --------
-    >>> terms = LmeFormulaParser().get_terms("y ~ x + (x || g)")
-    >>> [str(t) for t in terms.rhs]
-    ['1', 'x', '(1 + x || g)']
-    """
-
-    operator_resolver: LmeOperatorResolver = field(default_factory=LmeOperatorResolver)
-
-    def get_tokens_from_formula(self, formula: str, *, context: Any) -> list[Token]:
-        one = Token("1", kind=Token.Kind.VALUE)
-        plus = Token("+", kind=Token.Kind.OPERATOR)
-        minus = Token("-", kind=Token.Kind.OPERATOR)
-        tokens = list(sanitize_tokens(tokenize(formula)))
-        tokens = list(replace_tokens(tokens, "0", [minus, one], kind=Token.Kind.VALUE))
-        if any(t.token == "~" for t in tokens):
-            tokens = list(
-                insert_tokens_after(
-                    tokens,
-                    "^~$",
-                    [one],
-                    kind=Token.Kind.OPERATOR,
-                    join_operator="+",
-                    no_join_for_operators={"+", "-"},
-                )
-            )
-        elif tokens:
-            tokens = [one, plus, *tokens]
-        # an intercept at the start of every parenthesis that holds a `|` or `||`
-        opens: list[int] = []
-        random_opens: set[int] = set()
-        for i, tok in enumerate(tokens):
-            if tok.kind is Token.Kind.CONTEXT and tok.token == "(":
-                opens.append(i)
-            elif tok.kind is Token.Kind.CONTEXT and tok.token in (")", "]"):
-                if opens:
-                    opens.pop()
-            elif tok.kind is Token.Kind.OPERATOR and tok.token in _BARS and opens:
-                random_opens.add(opens[-1])
-        out: list[Token] = []
-        for i, tok in enumerate(tokens):
-            out.append(tok)
-            if i in random_opens:
-                out.extend(
-                    [Token("1", kind=Token.Kind.VALUE), Token("+", kind=Token.Kind.OPERATOR)]
-                )
-        return list(merge_operator_tokens(out, symbols={"+", "-"}))
-
-
-def _has_intercept(terms: OrderedSet[Term]) -> bool:
-    return any(str(t) == "1" for t in terms)
-
-
-def _factor_to_str(factor: Factor) -> str:
-    """Formula source for one factor that formulaic parses back to the same factor.
-
-    A name that is not a single formulaic name token is put in backticks
-    (the column ``a b`` becomes ```a b```), a Python expression that is not a
-    single Python token in braces (``{x + 1}``).
-    """
-    if isinstance(factor, _RandomFactor):
-        return factor.expr
-    if factor.eval_method is Factor.EvalMethod.LITERAL:
-        return factor.expr
-    lookup = factor.eval_method is Factor.EvalMethod.LOOKUP
-    kind = Token.Kind.NAME if lookup else Token.Kind.PYTHON
-    try:
-        toks = list(tokenize(factor.expr))
-    except FormulaSyntaxError:
-        toks = []
-    if len(toks) == 1 and toks[0].kind is kind and toks[0].token == factor.expr:
-        return factor.expr
-    return f"`{factor.expr}`" if lookup else f"{{{factor.expr}}}"
-
-
-def _term_to_str(term: Term) -> str:
-    return ":".join(_factor_to_str(f) for f in term.factors)
-
-
-def _terms_to_str(terms: OrderedSet[Term]) -> str:
-    """A formulaic right-hand side for a term set (``"0"`` when it is empty)."""
-    body = [_term_to_str(t) for t in terms if str(t) != "1"]
-    head = "1" if _has_intercept(terms) else "0"
-    return " + ".join([head, *body])
 
 
 @dataclass(frozen=True)
@@ -225,7 +61,8 @@ class RandomTerm:
     expr:
         formulaic right-hand side of the term's columns (``"1 + x"``, ``"0 + x"``).
     group:
-        Name of the grouping factor (``"g"`` or ``"a:b"``).
+        Name of the grouping factor (``"g"`` or ``"a:b"``; a factor written
+        ``b:a`` in a later term gets the spelling of its first appearance).
     factors:
         The grouping columns (``("g",)`` or ``("a", "b")``).
     intercept:
@@ -248,37 +85,50 @@ class RandomTerm:
 
 @dataclass(frozen=True)
 class ParsedFormula:
-    """A parsed lme4-style formula: response, fixed part, random terms.
+    """A parsed lme4-style formula: response, fixed part, random terms, offsets.
 
     Attributes
     ----------
     formula:
         The formula as given.
     response:
-        formulaic expression of the left-hand side (``"y"``, ``"np.log(y)"``), or
-        ``None`` for a one-sided formula.
+        formulaic expression of the left-hand side (``"y"``, ``"np.log(y)"``,
+        ``"cbind(s, f)"``), or ``None`` for a one-sided formula.
     fixed:
         formulaic right-hand side of the fixed part, normalised by formulaic and
-        always starting with ``"1"`` or ``"0"`` (``"y ~ x - 1"`` gives ``"0 + x"``).
+        always starting with ``"1"`` or ``"0"`` (``"y ~ x - 1"`` gives ``"0 + x"``),
+        without the ``offset()`` terms.
     random:
         The random terms after expanding ``||`` and ``a/b``, in formula order (a
         tuple: parses are cached and shared).
+    offsets:
+        formulaic expressions of the arguments of the ``offset()`` terms of the
+        fixed part (``"y ~ x + offset(np.log(e))"`` gives ``("{np.log(e)}",)``);
+        they add up, each with coefficient 1, as in R.
+    binomial:
+        For a response ``cbind(successes, failures)``, the formulaic expressions
+        of the two counts; ``None`` otherwise.
 
     Examples
     --------
     >>> pf = parse_formula("log(y) ~ x1 * x2 + (1 | g)")
     >>> pf.response, pf.fixed, pf.groups
     ('log(y)', '1 + x1 + x2 + x1:x2', ['g'])
+    >>> pf = parse_formula("cbind(s, n - s) ~ x + offset(np.log(e)) + (1 | g)")
+    >>> pf.binomial, pf.fixed, pf.offsets
+    (('s', '{n - s}'), '1 + x', ('{np.log(e)}',))
     """
 
     formula: str
     response: str | None
     fixed: str
     random: tuple[RandomTerm, ...]
+    offsets: tuple[str, ...] = ()
+    binomial: tuple[str, str] | None = None
 
     @property
     def fixed_formula(self) -> str:
-        """The fixed-effects formula in formulaic syntax."""
+        """The fixed-effects formula in formulaic syntax (without the offsets)."""
         return f"{self.response} ~ {self.fixed}" if self.response else self.fixed
 
     @property
@@ -291,55 +141,199 @@ class ParsedFormula:
         """Data columns used as grouping factors, without repetition."""
         return list(dict.fromkeys(c for t in self.random for c in t.factors))
 
+    @property
+    def response_exprs(self) -> list[str]:
+        """The formulaic expressions the response is computed from (both counts of
+        ``cbind``), empty for a one-sided formula."""
+        if self.binomial is not None:
+            return list(self.binomial)
+        return [self.response] if self.response else []
 
-def _is_random(term: Term) -> bool:
-    """Whether a term is, or contains (after ``:`` with it), a random term."""
-    return isinstance(term, RandomTermNode) or any(
-        isinstance(f, _RandomFactor) for f in term.factors
-    )
+
+def _has_call(term: Term, name: str) -> bool:
+    """Whether a term calls ``name`` anywhere (``offset`` / ``cbind``)."""
+    return any(uses_call(f, name) for f in term.factors)
 
 
-def _expand(node: RandomTermNode) -> list[RandomTerm]:
-    if any(_is_random(t) for t in (*node.lhs, *node.rhs)):
-        raise FormulaError(f"random terms cannot be nested: {node.factors[0].expr}")
-    if not node.lhs:
-        raise FormulaError(f"random term {node.factors[0].expr} has no columns")
+def _groupings(node: RandomTermNode) -> list[Term]:
+    """The grouping terms after ``|``: column lookups or their interactions."""
     groups = []
     for g in node.rhs:
         if str(g) == "1":
-            continue
+            raise FormulaError(
+                f"random term {node.label} has no grouping variable after `|` (a constant "
+                f"`1` is not a grouping factor); {GROUPING_FORMS}"
+            )
         for f in g.factors:
             if f.eval_method is not Factor.EvalMethod.LOOKUP:
                 raise FormulaError(
-                    f"grouping factor {f.expr!r} in {node.factors[0].expr} must be a column "
-                    "name (or an interaction a:b of column names)"
+                    f"grouping factor {f.expr!r} in {node.label} must be a column name, "
+                    f"not an expression; {GROUPING_FORMS} (make a column for "
+                    f"{f.expr!r} first)"
                 )
         groups.append(g)
     if not groups:
-        raise FormulaError(f"random term {node.factors[0].expr} has no grouping variable after `|`")
+        raise FormulaError(f"random term {node.label} has no grouping variable after `|`")
+    return groups
+
+
+def _expand(node: RandomTermNode) -> list[tuple[RandomTerm, list[tuple[frozenset[str], str]]]]:
+    """The expanded terms of a random term, each with its column keys and names."""
+    if any(is_random(t) for t in (*node.lhs, *node.rhs)):
+        raise FormulaError(f"random terms cannot be nested: {node.label}")
+    if not node.lhs:
+        raise FormulaError(f"random term {node.label} has no columns")
+    for t in node.lhs:
+        for name in ("offset", "cbind"):
+            if _has_call(t, name):
+                raise FormulaError(
+                    f"{name}() cannot be used inside a random term ({node.label}); "
+                    + (
+                        "put offset(...) in the fixed part"
+                        if name == "offset"
+                        else "cbind(successes, failures) is a response"
+                    )
+                )
+    columns = [
+        (frozenset({"1"}) if str(t) == "1" else frozenset(f.expr for f in t.factors), str(t))
+        for t in node.lhs
+    ]
     out = []
-    for g in groups:
+    for g in _groupings(node):
         factors = tuple(f.expr for f in g.factors)
         name = ":".join(factors)
         if node.correlated:
-            out.append(
-                RandomTerm(_terms_to_str(node.lhs), name, factors, _has_intercept(node.lhs), True)
-            )
+            term = RandomTerm(terms_to_str(node.lhs), name, factors, has_intercept(node.lhs))
+            out.append((term, columns))
         else:  # lme4's ||: one term per column
-            if _has_intercept(node.lhs):
-                out.append(RandomTerm("1", name, factors, True, False))
-            for t in node.lhs:
+            for t, col in zip(node.lhs, columns, strict=True):
+                if str(t) == "1":
+                    out.append((RandomTerm("1", name, factors, True, False), [col]))
+            for t, col in zip(node.lhs, columns, strict=True):
                 if str(t) != "1":
-                    out.append(RandomTerm(f"0 + {_term_to_str(t)}", name, factors, False, False))
+                    expr = f"0 + {term_to_str(t)}"
+                    out.append((RandomTerm(expr, name, factors, False, False), [col]))
     return out
 
 
-def parse_formula(formula: str) -> ParsedFormula:
-    """Parse an lme4-style formula (cached: a parse depends on the string only); see
-    :func:`_parse_formula`.
+def _columns(expr: str) -> list[str]:
+    """The data columns an expression reads (none if formulaic cannot read it: the
+    design layer reports that with the data at hand)."""
+    try:
+        return expression_names(expr)[0]
+    except (FormulaicError, SyntaxError, ValueError):
+        return []
 
+
+def _random_terms(nodes: list[RandomTermNode], response: list[str], formula: str):
+    """Expand the random terms; a FormulaError for a column repeated on one grouping
+    factor, or for the response used in a random term.
+
+    Grouping factors are compared as sets of columns (``a:b`` is ``b:a``); a later
+    spelling takes the name of the first.
+    """
+    response_cols = {c for expr in response for c in _columns(expr)}
+    names: dict[frozenset[str], tuple[str, tuple[str, ...]]] = {}
+    seen: dict[tuple[frozenset[str], frozenset[str]], str] = {}
+    out = []
+    for node in nodes:
+        for term, columns in _expand(node):
+            used = set(term.factors) & response_cols
+            used |= set(_columns(term.expr)) & response_cols
+            if used:
+                raise FormulaError(
+                    f"the response column {sorted(used)[0]!r} is used in the random term "
+                    f"{node.label} of {formula!r}"
+                )
+            key = frozenset(term.factors)
+            group, factors = names.setdefault(key, (term.group, term.factors))
+            for col, shown in columns:
+                if (key, col) in seen:
+                    what = "intercept" if shown == "1" else f"slope `{shown}`"
+                    raise FormulaError(
+                        f"the random {what} of grouping factor `{group}` appears twice, in "
+                        f"{seen[key, col]} and {node.label}: remove one of them (terms on the "
+                        "same factor must have disjoint columns, e.g. (1 | g) + (0 + x | g))"
+                    )
+                seen[key, col] = node.label
+            out.append(RandomTerm(term.expr, group, factors, term.intercept, term.correlated))
+    return tuple(out)
+
+
+def _response(lhs_terms: OrderedSet[Term], formula: str):
+    """The response expression and, for ``cbind(s, f)``, its two count expressions."""
+    if any(is_random(t) for t in lhs_terms):
+        raise FormulaError(f"random terms belong on the right of '~' in {formula!r}")
+    if any(_has_call(t, "offset") for t in lhs_terms):
+        raise FormulaError(f"offset() belongs on the right of '~' in {formula!r}")
+    response = " + ".join(term_to_str(t) for t in lhs_terms) or None
+    binomial = None
+    if any(_has_call(t, "cbind") for t in lhs_terms):
+        terms = list(lhs_terms)
+        args = None
+        if len(terms) == 1 and len(terms[0].factors) == 1:
+            args = call_arguments(terms[0].factors[0], "cbind")
+        if args is None:
+            raise FormulaError(
+                f"cbind() must be the whole response, as in 'cbind(successes, failures) ~ x', "
+                f"in {formula!r}"
+            )
+        if len(args) != 2:
+            raise FormulaError(
+                f"the binomial response {response} needs two columns, cbind(successes, "
+                f"failures), got {len(args)}, in {formula!r}"
+            )
+        binomial = (args[0], args[1])
+    return response, binomial
+
+
+def _fixed_and_offsets(terms: list[Term], formula: str) -> tuple[str, tuple[str, ...]]:
+    kept, offsets = [], []
+    for t in terms:
+        if _has_call(t, "cbind"):
+            raise FormulaError(
+                f"cbind() is only supported as a binomial response on the left of '~' in "
+                f"{formula!r}"
+            )
+        if not _has_call(t, "offset"):
+            kept.append(t)
+            continue
+        if len(t.factors) > 1:
+            raise FormulaError(
+                f"an offset cannot be part of an interaction ({term_to_str(t)}) in {formula!r}"
+            )
+        args = call_arguments(t.factors[0], "offset")
+        if args is None:
+            raise FormulaError(
+                f"offset() must be a term of its own, not inside {t.factors[0].expr!r}; write "
+                f"offset(np.log(e)) rather than np.log(offset(e)), in {formula!r}"
+            )
+        if len(args) != 1:
+            raise FormulaError(f"offset() takes one expression, got {t.factors[0].expr!r}")
+        offsets.append(args[0])
+    return terms_to_str(OrderedSet(kept)), tuple(offsets)
+
+
+def parse_formula(formula: str) -> ParsedFormula:
+    """Parse an lme4-style formula into its response, fixed part and random terms.
+
+    Parses are cached (they depend on the string only).
+
+    Raises
+    ------
+    FormulaError
+        For a malformed formula (the message shows where), ``|`` outside
+        parentheses, a random term without a grouping variable, a grouping side
+        that is not a column or an interaction of columns, a random-effects column
+        repeated on one grouping factor, the response inside a random term, or an
+        ``offset()`` / ``cbind()`` out of place.
+
+    Examples
+    --------
     >>> parse_formula("y ~ x + (x | g)").random[0].group
     'g'
+    >>> parse_formula("y ~ 0 + x + (x || g)").random[1].expr
+    '0 + x'
     """
     if not isinstance(formula, str) or not formula.strip():
         raise FormulaError(f"the formula must be a non-empty string, got {formula!r}")
@@ -352,19 +346,6 @@ def _parse_cached(formula: str) -> ParsedFormula:
 
 
 def _parse_formula(formula: str) -> ParsedFormula:
-    """Parse an lme4-style formula into its response, fixed part and random terms.
-
-    Raises
-    ------
-    FormulaError
-        For a malformed formula (the message shows where), ``|`` outside
-        parentheses, or a random term without a grouping variable.
-
-    >>> parse_formula("y ~ 0 + x + (x || g)").random[1].expr
-    '0 + x'
-    """
-    if not isinstance(formula, str) or not formula.strip():
-        raise FormulaError(f"the formula must be a non-empty string, got {formula!r}")
     try:
         structured = LmeFormulaParser().get_terms(formula)
     except FormulaError as err:
@@ -380,13 +361,12 @@ def _parse_formula(formula: str) -> ParsedFormula:
         lhs_terms is not None and not isinstance(lhs_terms, (list, tuple, OrderedSet))
     ):
         raise FormulaError(f"unsupported formula structure in {formula!r}")
-    response = None
-    if lhs_terms is not None:
-        if any(_is_random(t) for t in lhs_terms):
-            raise FormulaError(f"random terms belong on the right of '~' in {formula!r}")
-        response = " + ".join(_term_to_str(t) for t in lhs_terms) or None
-    fixed_terms = OrderedSet(t for t in rhs_terms if not isinstance(t, RandomTermNode))
-    if any(_is_random(t) for t in fixed_terms):
+    response, binomial = _response(lhs_terms, formula) if lhs_terms is not None else (None, None)
+    fixed_terms = [t for t in rhs_terms if not isinstance(t, RandomTermNode)]
+    if any(is_random(t) for t in fixed_terms):
         raise FormulaError(f"a random term is used inside an interaction in {formula!r}")
-    random = [r for t in rhs_terms if isinstance(t, RandomTermNode) for r in _expand(t)]
-    return ParsedFormula(formula, response, _terms_to_str(fixed_terms), tuple(random))
+    fixed, offsets = _fixed_and_offsets(fixed_terms, formula)
+    nodes = [t for t in rhs_terms if isinstance(t, RandomTermNode)]
+    response_exprs = list(binomial) if binomial else ([response] if response else [])
+    random = _random_terms(nodes, response_exprs, formula)
+    return ParsedFormula(formula, response, fixed, random, offsets, binomial)

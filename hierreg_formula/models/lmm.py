@@ -10,6 +10,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,7 @@ from ..formula.blocks import DesignBlocks
 from ..results.lmm import LMMResults
 from ..threads import blas_threads_limited
 from .prepare import PreparedModel, check_mixed_model, prepare
+from .rows import attach_row_values
 
 #: options of :func:`fit_lmm_blocks` passed on to the core's optimiser
 CORE_OPTIONS = ("theta0", "xtol", "ftol", "maxeval", "gradient")
@@ -79,10 +81,19 @@ def fit_lmm_blocks(
     offset: np.ndarray | None = None,
     **core_kwargs: Any,
 ) -> LMMResults:
-    """Fit a linear mixed model on already-built design blocks."""
+    """Fit a linear mixed model on already-built design blocks.
+
+    ``weights`` are lme4's prior weights (the residual variance of row ``i`` is
+    ``sigma^2 / w_i``); ``offset`` adds to the formula's ``offset()`` terms.
+    """
+    if blocks.trials is not None:
+        raise EstimationError(
+            "a cbind(successes, failures) response is binomial: fit it with "
+            "family='binomial' (a linear mixed model of the proportions is not what it means)"
+        )
     pm = prepare(blocks, weights=weights, offset=offset)
     est = fit_prepared(pm, reml=reml, **core_kwargs)
-    return LMMResults(
+    res = LMMResults(
         formula=formula,
         blocks=pm.blocks,
         estimate=est,
@@ -90,7 +101,32 @@ def fit_lmm_blocks(
         data=data,
         offset=pm.offset,
         weights=pm.weights,
+        offset_argument=offset is not None,
+        prepared=pm,
     )
+    # how to fit again (refit with another response, update): partials stay picklable
+    res._raw_blocks = pm.blocks
+    res._refit_blocks = functools.partial(
+        fit_lmm_blocks,
+        formula,
+        reml=reml,
+        data=data,
+        weights=pm.weights,
+        offset=offset,
+        **core_kwargs,
+    )
+    res._refit_formula = functools.partial(_update, reml=reml, weights=weights, offset=offset)
+    return res
+
+
+def _update(formula: str, data: Any, reml: bool, weights: Any, offset: Any, **kwargs: Any):
+    """``res.update(...)``: the formula-level fit with the original options unless overridden."""
+    method = kwargs.pop("method", None)
+    if method is not None:
+        reml = str(method).lower() == "reml"
+    kwargs.setdefault("weights", weights)
+    kwargs.setdefault("offset", offset)
+    return fit_lmm_formula(formula, data, reml=reml, **kwargs)
 
 
 def fit_lmm_formula(
@@ -98,8 +134,20 @@ def fit_lmm_formula(
     data: pd.DataFrame | Mapping[str, Any],
     reml: bool = True,
     missing: str = "drop",
+    weights: str | np.ndarray | None = None,
+    offset: str | np.ndarray | None = None,
     **kwargs: Any,
 ) -> LMMResults:
-    """Build the design blocks from ``formula`` and ``data`` and fit by REML or ML."""
-    blocks = build_design(formula, data, missing=missing)
-    return fit_lmm_blocks(formula, blocks, reml=reml, data=data, **kwargs)
+    """Build the design blocks from ``formula`` and ``data`` and fit by REML or ML.
+
+    ``weights`` and ``offset`` are column names or one value per row of ``data``.
+    """
+    frame, names = attach_row_values(data, {"weights": weights, "offset": offset})
+    blocks = build_design(formula, frame, missing=missing, extra=list(names.values()))
+    w = blocks.extra.get(names["weights"]) if "weights" in names else None
+    off = blocks.extra.get(names["offset"]) if "offset" in names else None
+    res = fit_lmm_blocks(formula, blocks, reml=reml, data=data, weights=w, offset=off, **kwargs)
+    res._refit_formula = functools.partial(
+        _update, reml=reml, weights=weights, offset=offset, missing=missing, **kwargs
+    )
+    return res

@@ -116,7 +116,9 @@ def _zeroed_term(codes: np.ndarray, nlevels: int, Xz: np.ndarray) -> TermArrays:
     )
 
 
-def _as_weights(weights: np.ndarray | None, n: int, what: str, positive: bool) -> np.ndarray | None:
+def _as_weights(
+    weights: np.ndarray | None, n: int, what: str, positive: bool, zero: bool = False
+) -> np.ndarray | None:
     if weights is None:
         return None
     w = np.asarray(weights, dtype=float).reshape(-1)
@@ -129,6 +131,8 @@ def _as_weights(weights: np.ndarray | None, n: int, what: str, positive: bool) -
             f"{what} must be positive; {int((w <= 0).sum())} value(s) are <= 0 "
             "(drop those rows: a zero weight carries no information)"
         )
+    if zero and (w < 0).any():
+        raise DataError(f"{what} must be >= 0; {int((w < 0).sum())} value(s) are negative")
     return w
 
 
@@ -179,6 +183,7 @@ def prepare(
     weights: np.ndarray | None = None,
     offset: np.ndarray | None = None,
     drop_dependent: bool = True,
+    zero_weights: bool = False,
 ) -> PreparedModel:
     """Turn design blocks into what the numeric core needs (see the module docstring).
 
@@ -187,9 +192,13 @@ def prepare(
     blocks:
         From :func:`~hierreg_formula.formula.build_design` or built from arrays.
     weights, offset:
-        Prior weights (positive) and offset, one value per row.
+        Prior weights (positive) and offset, one value per row; the offset adds to
+        the formula's own ``offset()`` terms (``blocks.offset``).
     drop_dependent:
         Drop linearly dependent fixed-effects columns (with a warning).
+    zero_weights:
+        Accept prior weights of 0 (GLMMs: binomial rows with no trials carry no
+        information, as in R); a linear mixed model needs positive weights.
     """
     order = lme4_term_order([blk.nlevels for blk in blocks.random])
     if order != list(range(len(order))):
@@ -214,6 +223,8 @@ def prepare(
                 x_names=[blocks.x_names[i] for i in keep],
             )
     n = blocks.nobs
+    if blocks.offset is not None:
+        offset = blocks.offset if offset is None else blocks.offset + np.asarray(offset, float)
     terms = []
     for blk in blocks.random:
         if len(blk.codes) and blk.codes.min() < 0:
@@ -225,7 +236,7 @@ def prepare(
         X=blocks.X,
         y=blocks.y,
         terms=tuple(terms),
-        weights=_as_weights(weights, n, "weights", positive=True),
+        weights=_as_weights(weights, n, "weights", positive=not zero_weights, zero=zero_weights),
         offset=_as_weights(offset, n, "offset", positive=False),
         dropped_columns=tuple(dropped),
         term_order=tuple(order),

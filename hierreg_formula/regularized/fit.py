@@ -50,16 +50,16 @@ import pandas as pd
 from ..core.lmm import LMMProblem
 from ..core.theta import ThetaMap
 from ..exceptions import ConvergenceWarning, DataError, EstimationError, HierregError, warn
-from ..formula import build_design, parse_formula
+from ..formula import build_design
 from ..formula.blocks import DesignBlocks
 from ..models.prepare import check_mixed_model, prepare
+from ..models.response import binomial_design
 from ..results.regularized import RegularizedResults
 from ..threads import blas_threads_limited
 from .convex import solve_cvxpy
 from .cv import cv_curve, default_alphas
 from .logistic import solve_logistic
 from .penalty import group_weights
-from .response import binary_response
 from .squared import solve_squared, solve_with_factors
 
 LOSSES = ("squared", "norm")
@@ -121,6 +121,16 @@ def fit_regularized_blocks(
         )
     if blocks.y is None:
         raise EstimationError("the formula has no response")
+    if blocks.offset is not None:
+        raise HierregError(
+            "offset() terms are not supported by the regularized mode (hierreg's objective "
+            "has no offset); use method='reml'/'ml', or subtract the offset from the response"
+        )
+    if blocks.trials is not None:
+        raise HierregError(
+            "a cbind(successes, failures) response is not supported by the regularized mode; "
+            "give one row per trial with a two-label response and family='binomial'"
+        )
     if family == "binomial" and not np.isin(blocks.y, (0.0, 1.0)).all():
         raise DataError("family='binomial' needs a two-label response (coded 0/1 here)")
     pm = prepare(blocks)
@@ -258,23 +268,6 @@ def _fit_prepared(
     )
 
 
-def _binomial_design(formula: str, data: Any, missing: str):
-    """Design blocks with a 0/1 response, and the response's two labels."""
-    response = parse_formula(formula).response
-    df = data if isinstance(data, pd.DataFrame) else pd.DataFrame(data)
-    if response in df.columns:
-        y01, labels = binary_response(df[response], response)
-        return build_design(formula, df.assign(**{response: y01}), missing=missing), labels
-    blocks = build_design(formula, df, missing=missing)  # an expression, e.g. I(y > 0)
-    y01, labels = binary_response(pd.Series(blocks.y), response)
-    if set(labels) != {0.0, 1.0}:
-        raise DataError(
-            f"family='binomial': the response expression {response!r} must give 0/1 or "
-            f"booleans, got the labels {labels}"
-        )
-    return blocks, (0, 1)
-
-
 def fit_regularized(
     formula: str,
     data: pd.DataFrame | Mapping[str, Any],
@@ -337,7 +330,7 @@ def fit_regularized(
     """
     _check_options(alpha, loss, family, l1, linf, main_l2, cv)
     if family == "binomial":
-        blocks, labels = _binomial_design(formula, data, missing)
+        blocks, labels = binomial_design(formula, data, missing)
     else:
         blocks, labels = build_design(formula, data, missing=missing), None
     return fit_regularized_blocks(

@@ -2,10 +2,11 @@
 
 ``mean(log(1 + exp(eta)) - y eta) + alpha ||d v||^2 + main_l2 ||w||^2`` with
 ``y`` in ``{0, 1}`` (hierreg writes the same loss with ``y`` in ``{-1, +1}``).
-Each Newton step is the weighted squared problem with working weights
-``mu (1 - mu)`` and working response ``eta + (y - mu) / (mu (1 - mu))``, i.e. one
-weighted cross-product pass and one factorization; a step that does not lower
-the objective is halved.
+Each Newton step is the weighted squared problem with the working weights and
+working response of :class:`~hierreg_formula.core.working.Response` (the GLMMs'
+IRLS machinery: ``mu (1 - mu)`` and ``eta + (y - mu) / (mu (1 - mu))`` for the
+logit link), i.e. one weighted cross-product pass and one factorization; a step
+that does not lower the objective is halved.
 
 Example
 -------
@@ -24,12 +25,15 @@ from __future__ import annotations
 from collections.abc import Hashable, Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from ..core import TermArrays, cross_products
+from ..core.families import get_family
 from ..core.structure import random_part
+from ..core.working import Response
 from .penalty import group_weights
 from .squared import solve_ridge
+
+_BINOMIAL = get_family("binomial")
 
 
 def log_loss(y01: np.ndarray, eta: np.ndarray) -> float:
@@ -37,9 +41,9 @@ def log_loss(y01: np.ndarray, eta: np.ndarray) -> float:
     return float(np.mean(np.logaddexp(0.0, eta) - y01 * eta))
 
 
-def _objective(y01, eta, v, w, alpha, main_l2, weights) -> float:
+def _penalty(v, w, alpha, main_l2, weights) -> float:
     pen = sum(float(np.sum((d[:, None] * vt) ** 2)) for d, vt in zip(weights, v, strict=True))
-    return log_loss(y01, eta) + alpha * pen + main_l2 * float(w @ w)
+    return alpha * pen + main_l2 * float(w @ w)
 
 
 def solve_logistic(
@@ -81,15 +85,15 @@ def solve_logistic(
         v = [np.zeros((t.nlevels, t.k)) for t in terms]
     else:
         w, v = np.array(start[0], dtype=float), [np.array(x, dtype=float) for x in start[1]]
+    # the working-weights machinery of the GLMMs (core/working.py): mean log-loss = dev / 2n
+    resp = Response(_BINOMIAL, y01)
     eta = X @ w + random_part(terms, v)
-    obj = _objective(y01, eta, v, w, alpha, main_l2, weights)
+    st = resp.state(eta)
+    obj = st.dev / (2.0 * n) + _penalty(v, w, alpha, main_l2, weights)
     converged = False
     for _ in range(max_iter):
-        mu = expit(eta)
-        h = np.clip(mu * (1.0 - mu), 1e-10, None)
-        z = eta + (y01 - mu) / h
-        cp = cross_products(X, z, terms, weights=h)
-        # n * (quadratic model): 0.5 ||sqrt(h)(z - eta)||^2 + n alpha ||d v||^2 (+ main)
+        cp = cross_products(X, eta + st.wres, terms, weights=st.w)
+        # n * (quadratic model): 0.5 ||sqrt(W)(z - eta)||^2 + n alpha ||d v||^2 (+ main)
         w_new, v_new, _ = solve_ridge(cp, weights, 2.0 * n * alpha, 2.0 * n * main_l2)
         eta_new = X @ w_new + random_part(terms, v_new)
         step = 1.0
@@ -97,12 +101,13 @@ def solve_logistic(
             wt = w + step * (w_new - w)
             vt = [a + step * (b - a) for a, b in zip(v, v_new, strict=True)]
             et = eta + step * (eta_new - eta)
-            new_obj = _objective(y01, et, vt, wt, alpha, main_l2, weights)
+            st_t = resp.state(et)
+            new_obj = st_t.dev / (2.0 * n) + _penalty(vt, wt, alpha, main_l2, weights)
             if new_obj <= obj + 1e-15 * abs(obj):
                 break
             step /= 2.0
         done = abs(obj - new_obj) <= tol * max(1.0, abs(obj))
-        w, v, eta, obj = wt, vt, et, new_obj
+        w, v, eta, obj, st = wt, vt, et, new_obj, st_t
         if done:
             converged = True
             break

@@ -49,6 +49,7 @@ from scipy import stats
 
 from ..core.structure import TermArrays, random_part
 from ..core.theta import ThetaMap
+from ..exceptions import DataError
 from ..formula.blocks import DesignBlocks, RandomBlock, group_blocks
 from ..scale.detect import is_dask_frame
 
@@ -102,6 +103,9 @@ class MixedResultsBase:
         The fitting data (kept for ``model_data``), optional.
     offset:
         The offset of the fitting rows (``None`` without one).
+    offset_argument:
+        Part of the offset came from ``offset=`` rather than the formula: predictions
+        on new data then need ``offset=`` too.
     """
 
     #: subclasses without standard errors (penalized fits) set this to False
@@ -118,8 +122,10 @@ class MixedResultsBase:
         dropped_columns: tuple[str, ...] | list[str] = (),
         data: Any = None,
         offset: np.ndarray | None = None,
+        offset_argument: bool = False,
     ) -> None:
         self._data = data
+        self._offset_argument = offset_argument
         self._formula = formula
         self._blocks = blocks
         self._beta = np.asarray(beta, dtype=float)
@@ -266,8 +272,11 @@ class MixedResultsBase:
         se = self.bse.to_numpy()
         return pd.DataFrame({0: self._beta - z * se, 1: self._beta + z * se}, index=self.exog_names)
 
-    def tidy(self, alpha: float = 0.05) -> pd.DataFrame:
-        """Fixed-effects table: coef, std err, z, p-value, confidence bounds."""
+    def tidy(self, alpha: float = 0.05, ddf: str = "normal") -> pd.DataFrame:
+        """Fixed-effects table: coef, std err, z, p-value, confidence bounds (Wald z; no
+        small-sample df for this model: ``ddf`` must be ``"normal"``)."""
+        if str(ddf).lower() not in ("normal", "z", "wald"):
+            raise DataError(f"{type(self).__name__} has no small-sample df; use ddf='normal'")
         ci = self.conf_int(alpha)
         return pd.DataFrame(
             {
@@ -371,10 +380,15 @@ class MixedResultsBase:
 
     # -------------------------------------------------------------- prediction
     def _linear_predictor(
-        self, newdata: pd.DataFrame | Mapping[str, Any] | None, include_random: bool
+        self,
+        newdata: pd.DataFrame | Mapping[str, Any] | None,
+        include_random: bool,
+        offset: Any = None,
     ) -> tuple[np.ndarray, pd.Index]:
         if newdata is None:
-            blocks, offset = self._blocks, self._offset
+            if offset is not None:
+                raise DataError("offset= is for new data; the fitted rows have their offset")
+            blocks, off = self._blocks, self._offset
         else:
             spec = self._blocks.spec
             if spec is None:
@@ -382,7 +396,22 @@ class MixedResultsBase:
                     "this model was fitted without a recipe to rebuild its design on new data"
                 )
             blocks = spec.rebuild(newdata, response=False)
-            offset = getattr(blocks, "offset", None)
+            off = getattr(blocks, "offset", None)
+            if self._offset_argument and offset is None:
+                raise DataError(
+                    "the model was fitted with offset=...: pass the offset of the new rows "
+                    "as predict(newdata, offset=...) (or write it in the formula as "
+                    "offset(column))"
+                )
+            if offset is not None:
+                df = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
+                extra = df[offset] if isinstance(offset, str) else offset
+                extra = np.asarray(extra, dtype=float).reshape(-1)
+                if len(extra) != blocks.nobs or not np.isfinite(extra).all():
+                    raise DataError(
+                        f"offset= must give {blocks.nobs} finite values, one per new row"
+                    )
+                off = extra if off is None else off + extra
         X = blocks.X
         if list(blocks.x_names) != self.exog_names:  # columns dropped as linearly dependent
             pos = {nm: i for i, nm in enumerate(blocks.x_names)}
@@ -390,31 +419,40 @@ class MixedResultsBase:
         eta = X @ self._beta
         if include_random:
             eta = eta + random_part(design_terms(blocks), self._b)
-        if offset is not None:
-            eta = eta + offset
+        if off is not None:
+            eta = eta + off
         return eta, blocks.index
 
     def predict(
         self,
         newdata: pd.DataFrame | Mapping[str, Any] | None = None,
         include_random: bool = True,
+        offset: Any = None,
     ) -> pd.Series:
         """Predictions on ``newdata`` (default: the fitting data).
 
         With ``include_random=True`` each row gets the effects of its levels; a
         level not seen in fitting contributes zero (population-level prediction,
         lme4's ``allow.new.levels = TRUE``).  With ``include_random=False`` only
-        the fixed part is used (lme4's ``re.form = NA``).  On a Dask DataFrame the
-        result is a lazy Dask Series (errors about the new data come at compute time).
+        the fixed part is used (lme4's ``re.form = NA``).  The formula's
+        ``offset()`` terms are rebuilt on ``newdata``; a model fitted with
+        ``offset=`` needs ``offset=`` here too (a column name of ``newdata`` or
+        one value per row).  On a Dask DataFrame the result is a lazy Dask Series
+        (errors about the new data come when it is computed).
         """
         if is_dask_frame(newdata):  # a lazy Dask Series, partition by partition
             from ..scale.predict import LinearPredictor, predict_frame
 
+            if offset is not None or self._offset_argument:
+                raise DataError(
+                    "predict(ddf) of a model fitted with offset=: not available yet (an "
+                    "offset(column) term in the formula is)"
+                )
             pred = LinearPredictor(
                 self._blocks.spec, self.exog_names, self._beta, self._b if include_random else None
             )
             return predict_frame(newdata, pred)
-        eta, index = self._linear_predictor(newdata, include_random)
+        eta, index = self._linear_predictor(newdata, include_random, offset)
         return pd.Series(eta, index=index, name="predicted")
 
     # ---------------------------------------------------------------- summary

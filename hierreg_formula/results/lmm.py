@@ -21,16 +21,20 @@ import pandas as pd
 from ..core.lmm import LMMEstimate
 from ..formula.blocks import DesignBlocks
 from .base import MixedResultsBase, theta_names
+from .inference import LMMInference
 from .varcorr import varcorr_frame
 
 
-class LMMResults(MixedResultsBase):
+class LMMResults(LMMInference, MixedResultsBase):
     """A fitted linear mixed model (immutable).
 
-    p-values use the normal approximation (``z = coef / se``, as statsmodels'
-    MixedLM); they ignore the uncertainty in the variance parameters, which
-    matters with few groups.  The criteria (``objective``, ``llf``, ``deviance``,
-    ``reml_criterion``) are defined in :mod:`hierreg_formula.results.base`.
+    ``tidy()``, ``summary()`` and ``pvalues`` use t tests with Satterthwaite's
+    denominator df by default (lmerTest's choice; ``ddf="kenward-roger"`` or
+    ``"normal"`` for the others); ``conf_int()`` gives Wald intervals by default
+    (``method="profile"`` / ``"bootstrap"`` for the variance parameters too).  The
+    criteria (``objective``, ``llf``, ``deviance``, ``reml_criterion``) are defined in
+    :mod:`hierreg_formula.results.base`; the inference methods in
+    :mod:`hierreg_formula.results.inference`.
 
     Parameters
     ----------
@@ -44,6 +48,8 @@ class LMMResults(MixedResultsBase):
         Fixed-effects columns dropped as linearly dependent.
     data, offset, weights:
         The fitting data, offset and prior weights.
+    prepared:
+        The boundary's prepared model (the arrays behind the fit), for inference.
     """
 
     def __init__(
@@ -56,9 +62,12 @@ class LMMResults(MixedResultsBase):
         data: Any = None,
         offset: np.ndarray | None = None,
         weights: np.ndarray | None = None,
+        offset_argument: bool = False,
+        prepared: Any = None,
     ) -> None:
         self._est = estimate
         self._weights = weights
+        self._prepared = prepared
         super().__init__(
             formula=formula,
             blocks=blocks,
@@ -68,6 +77,7 @@ class LMMResults(MixedResultsBase):
             dropped_columns=dropped_columns,
             data=data,
             offset=offset,
+            offset_argument=offset_argument,
         )
 
     # --------------------------------------------------------------- estimates
@@ -75,11 +85,6 @@ class LMMResults(MixedResultsBase):
     def estimate(self) -> LMMEstimate:
         """The raw arrays from the numeric core."""
         return self._est
-
-    def cov_params(self) -> pd.DataFrame:
-        """Covariance matrix of the fixed effects (``sigma^2 (R_X'R_X)^{-1}``)."""
-        names = self.exog_names
-        return pd.DataFrame(self._est.cov_beta, index=names, columns=names)
 
     @property
     def bse(self) -> pd.Series:
@@ -172,11 +177,12 @@ class LMMResults(MixedResultsBase):
         return {g: self._group_frame(self._est.cond_sd, g) for g in self._groups}
 
     # ----------------------------------------------------------------- summary
-    def summary(self, alpha: float = 0.05):
-        """A statsmodels-style summary (print it, or use ``.tables``)."""
+    def summary(self, alpha: float = 0.05, ddf: str | None = None):
+        """A statsmodels-style summary (print it, or use ``.tables``); ``ddf`` as in
+        :meth:`tidy` (default Satterthwaite)."""
         from .summary import lmm_summary
 
-        return lmm_summary(self, alpha)
+        return lmm_summary(self, alpha, ddf)
 
     # ---------------------------------------------- comparisons and plots (lazy)
     def compare_mixedlm(self, **kwargs: Any):

@@ -165,7 +165,7 @@ class RegularizedResults(MixedResultsBase):
         """
         if kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
-        eta, index = self._linear_predictor(newdata, include_random)
+        eta, index = self._linear_predictor(newdata, include_random, None)
         if self._family != "binomial" or kind == "link":
             return pd.Series(eta, index=index, name="predicted")
         prob = expit(eta)

@@ -56,11 +56,13 @@ from ..exceptions import (
     warn,
 )
 from ..formula import DesignBlocks, RandomBlock, build_design
+from ..formula.columns import check_not_all_missing
 from ..models.prepare import RANK_TOL, lme4_term_order
 from ..threads import blas_threads_limited
 from .convert import full_counts, to_cross_products
 from .design import (
     categorical_columns,
+    check_levels,
     check_stateless,
     column_plan,
     columns_only,
@@ -186,6 +188,7 @@ def _missing(one: PassOne, missing: str) -> None:
     """The in-memory path's errors and warning about empty data and missing values."""
     if one.n_all == 0:
         raise DataError("the data frame is empty")
+    check_not_all_missing(one.nan_counts, one.n_all)
     if one.n_bad:
         counts = ", ".join(f"{c!r}: {k}" for c, k in one.nan_counts.items())
         if missing == "raise":
@@ -246,7 +249,9 @@ def reduce_model(
     wall["pass1"] = time.perf_counter() - t
     dtypes = common_dtypes(one.dtypes)
     _missing(one, missing)
-    spec = final_spec(spec0, groupings_from_combos(one.combos))
+    groupings = groupings_from_combos(one.combos)
+    check_levels(groupings, one.n)
+    spec = final_spec(spec0, groupings)
     order = lme4_term_order([len(rs.grouping.levels) for rs in spec.random])
     if order != list(range(len(order))):
         spec = spec.reordered(order)

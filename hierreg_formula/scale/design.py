@@ -37,6 +37,7 @@ from formulaic.parser.types import Factor
 
 from ..exceptions import DataError, FormulaError
 from ..formula import DesignSpec, Grouping, ParsedFormula, parse_formula
+from ..formula.columns import check_unique
 from ..formula.variables import expression_names, required_columns
 
 
@@ -69,10 +70,12 @@ def column_plan(formula: str, columns: pd.Index, require_response: bool = True) 
     parsed = parse_formula(formula)
     if require_response and not parsed.response:
         raise FormulaError(f"the formula {formula!r} has no response (nothing left of '~')")
+    if parsed.offsets:
+        raise FormulaError(
+            f"offset() terms ({', '.join(parsed.offsets)}) are not available out of core yet"
+        )
     columns = pd.Index(columns)
-    response_vars = (
-        tuple(required_columns([parsed.response], columns, formula)) if parsed.response else ()
-    )
+    response_vars = tuple(required_columns(parsed.response_exprs, columns, formula))
     missing = [c for c in dict.fromkeys(parsed.grouping_columns) if c not in columns]
     if missing:
         raise DataError(
@@ -82,7 +85,8 @@ def column_plan(formula: str, columns: pd.Index, require_response: bool = True) 
         )
     rhs = [parsed.fixed, *(t.expr for t in parsed.random)]
     predictor = {*required_columns(rhs, columns, formula), *parsed.grouping_columns}
-    used = tuple(c for c in columns if c in predictor or c in response_vars)
+    used = tuple(dict.fromkeys(c for c in columns if c in predictor or c in response_vars))
+    check_unique(pd.DataFrame(columns=columns), used, formula)
     groupings = tuple(dict.fromkeys(t.factors for t in parsed.random))
     return ColumnPlan(parsed, used, response_vars, groupings)
 
@@ -251,6 +255,18 @@ def groupings_from_combos(combos: Mapping[tuple[str, ...], pd.DataFrame]) -> dic
         factors: Grouping.fit(frame.reset_index(drop=True), factors)
         for factors, frame in combos.items()
     }
+
+
+def check_levels(groupings: Mapping[tuple[str, ...], Grouping], n: int) -> None:
+    """A grouping factor needs at least 2 levels (the in-memory check, same message)."""
+    for grouping in groupings.values():
+        if grouping.levels.size < 2:
+            level = grouping.levels.tolist()[0] if grouping.levels.size else None
+            raise DataError(
+                f"the grouping factor {grouping.name!r} has a single level ({level!r}) in the "
+                f"{n} rows used: a random effect needs at least 2 levels (lme4: 'grouping "
+                "factors must have > 1 sampled level'); drop the term or use it as a fixed effect"
+            )
 
 
 def final_spec(spec: DesignSpec, groupings: Mapping[tuple[str, ...], Grouping]) -> DesignSpec:

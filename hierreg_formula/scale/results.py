@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..exceptions import HierregError
 from ..results.lmm import LMMResults
 from ..results.regularized import RegularizedResults
 from .predict import LinearPredictor, predict_frame
@@ -114,7 +115,22 @@ class OutOfCoreResults:
 
 
 class DaskLMMResults(OutOfCoreResults, LMMResults):
-    """A linear mixed model fitted out of core (see the module docstring)."""
+    """A linear mixed model fitted out of core (see the module docstring).
+
+    Tests of the fixed effects use the normal approximation (``ddf="normal"``) by
+    default: Satterthwaite's and Kenward-Roger's df read the model arrays, which an
+    out-of-core fit does not keep (the statistics they need are in ``problem``).
+    """
+
+    default_ddf = "normal"
+
+    @property
+    def _arrays(self) -> Any:
+        raise HierregError(
+            "Satterthwaite/Kenward-Roger df, anova, profiles and bootstraps read the model "
+            "arrays, which an out-of-core fit does not keep: use ddf='normal' (the default "
+            "here); res.problem gives the deviance and estimates from the statistics"
+        )
 
 
 class DaskRegularizedResults(OutOfCoreResults, RegularizedResults):

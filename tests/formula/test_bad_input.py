@@ -157,11 +157,17 @@ def test_bad_arguments(df):
 def test_empty_frames(df):
     with pytest.raises(hierreg.DataError, match="empty"):
         build_design("y ~ x + (1 | g)", df.iloc[:0])
-    df["x"] = np.nan
+    # every row misses a value, but no column is entirely missing
+    df.loc[::2, "x"] = np.nan
+    df.loc[1::2, "y"] = np.nan
     with (
         pytest.warns(hierreg.MissingDataWarning),
         pytest.raises(hierreg.DataError, match="no rows left"),
     ):
+        build_design("y ~ x + (1 | g)", df)
+    # an entirely missing column is named (test_data_columns.py)
+    df["x"] = np.nan
+    with pytest.raises(hierreg.DataError, match=r"column\(s\) 'x' have only missing values"):
         build_design("y ~ x + (1 | g)", df)
 
 

@@ -33,9 +33,13 @@ def test_inference_tables(fitted):
     z = stats.norm.ppf(0.95)
     np.testing.assert_allclose(ci[0], fitted.params - z * fitted.bse)
     np.testing.assert_allclose(ci[1], fitted.params + z * fitted.bse)
-    np.testing.assert_allclose(fitted.pvalues, 2 * stats.norm.sf(np.abs(fitted.tvalues)))
-    tidy = fitted.tidy()
-    assert list(tidy.columns) == ["Coef.", "Std.Err.", "z", "P>|z|", "[0.025", "0.975]"]
+    normal = fitted.tidy(ddf="normal")
+    np.testing.assert_allclose(normal["P>|z|"], 2 * stats.norm.sf(np.abs(fitted.tvalues)))
+    assert list(normal.columns) == ["Coef.", "Std.Err.", "z", "P>|z|", "[0.025", "0.975]"]
+    # the default (Satterthwaite) p-values are t tests on the same statistic
+    t = fitted.tidy()
+    np.testing.assert_allclose(t["t"], fitted.tvalues)
+    np.testing.assert_allclose(fitted.pvalues, 2 * stats.t.sf(np.abs(fitted.tvalues), t["df"]))
     np.testing.assert_allclose(np.sqrt(np.diag(fitted.cov_params())), fitted.bse)
 
 

@@ -67,7 +67,9 @@ def test_empty_data_and_no_rows_left(df):
         lambda: hierreg.fit(F, from_parts([empty, empty])),
         hierreg.DataError,
     )
-    gone = df.iloc[:10].assign(x=np.nan)
+    gone = df.iloc[:10].copy()
+    gone.loc[gone.index[:5], "x"] = np.nan  # every row misses a value, no column all of them
+    gone.loc[gone.index[5:], "y"] = np.nan
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", hierreg.MissingDataWarning)
         msg = errors_alike(
@@ -76,6 +78,13 @@ def test_empty_data_and_no_rows_left(df):
             hierreg.DataError,
         )
     assert "no rows left" in msg
+    all_x = df.iloc[:10].assign(x=np.nan)
+    msg = errors_alike(
+        lambda: hierreg.fit(F, all_x),
+        lambda: hierreg.fit(F, from_parts([all_x.iloc[:5], all_x.iloc[5:]])),
+        hierreg.DataError,
+    )
+    assert "only missing values" in msg
 
 
 @pytest.mark.parametrize("missing", ["drop", "raise"])
@@ -232,3 +241,17 @@ def test_bad_options_and_sources(df, tmp_path):
         hierreg.fit(F, to_dask(df, 2), missing="keep")
     with pytest.raises(hierreg.DataError, match="no Parquet file"):
         hierreg.fit(F, str(tmp_path / "absent.parquet"))
+
+
+def test_what_is_not_available_out_of_core_says_so(df):
+    ddf = to_dask(df, 2)
+    with pytest.raises(hierreg.HierregError, match="GLMMs"):
+        hierreg.fit(F, ddf.assign(y=(ddf.y > 0).astype(float)), family="binomial")
+    with pytest.raises(hierreg.HierregError, match="weights= is not available out of core"):
+        hierreg.fit(F, ddf.assign(w=1.0), weights="w")
+    with pytest.raises(hierreg.FormulaError, match="offset"):
+        hierreg.fit("y ~ x + offset(h) + (1 | g)", ddf)
+    res = hierreg.fit(F, ddf)
+    with pytest.raises(hierreg.HierregError, match="ddf='normal'"):
+        res.tidy(ddf="satterthwaite")
+    assert list(res.tidy().columns)[:2] == ["Coef.", "Std.Err."]
