@@ -15,6 +15,7 @@ problem on them (for inference that needs only the statistics) and
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -117,20 +118,53 @@ class OutOfCoreResults:
 class DaskLMMResults(OutOfCoreResults, LMMResults):
     """A linear mixed model fitted out of core (see the module docstring).
 
-    Tests of the fixed effects use the normal approximation (``ddf="normal"``) by
-    default: Satterthwaite's and Kenward-Roger's df read the model arrays, which an
-    out-of-core fit does not keep (the statistics they need are in ``problem``).
+    Satterthwaite's and Kenward-Roger's df read cross-products only: they come from
+    the statistics (:class:`~hierreg_formula.scale.inference.StatsModelArrays`).
+    What needs the rows (simulating responses, bootstraps, refits) raises.
     """
 
-    default_ddf = "normal"
-
-    @property
+    @functools.cached_property
     def _arrays(self) -> Any:
-        raise HierregError(
-            "Satterthwaite/Kenward-Roger df, anova, profiles and bootstraps read the model "
-            "arrays, which an out-of-core fit does not keep: use ddf='normal' (the default "
-            "here); res.problem gives the deviance and estimates from the statistics"
+        from .inference import StatsModelArrays
+
+        return StatsModelArrays.from_statistics(self._problem.cp, self._problem.cond)
+
+    def _needs_rows(self, what: str) -> HierregError:
+        return HierregError(
+            f"{what} needs the rows (the design matrices or simulated responses), which an "
+            "out-of-core fit does not keep; available from the statistics: tidy/summary with "
+            "Satterthwaite or Kenward-Roger df, cov_params, conf_int(method='wald'), "
+            "get_prediction, res.problem (deviance, ML refits for likelihood ratios)"
         )
+
+    def conf_int(self, alpha: float | None = None, *, method: str = "wald", **kwargs: Any):
+        if str(method).lower() != "wald":
+            raise self._needs_rows(f"conf_int(method={method!r})")
+        return super().conf_int(alpha, method=method, **kwargs)
+
+    def anova(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("anova()")
+
+    def profile(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("profile()")
+
+    def simulate(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("simulate()")
+
+    def refit(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("refit()")
+
+    def update(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("update()")
+
+    def bootstrap(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("bootstrap()")
+
+    def r2(self):
+        raise self._needs_rows("r2()")
+
+    def icc(self):
+        raise self._needs_rows("icc()")
 
 
 class DaskRegularizedResults(OutOfCoreResults, RegularizedResults):

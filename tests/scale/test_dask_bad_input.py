@@ -251,7 +251,17 @@ def test_what_is_not_available_out_of_core_says_so(df):
         hierreg.fit(F, ddf.assign(w=1.0), weights="w")
     with pytest.raises(hierreg.FormulaError, match="offset"):
         hierreg.fit("y ~ x + offset(h) + (1 | g)", ddf)
-    res = hierreg.fit(F, ddf)
-    with pytest.raises(hierreg.HierregError, match="ddf='normal'"):
-        res.tidy(ddf="satterthwaite")
-    assert list(res.tidy().columns)[:2] == ["Coef.", "Std.Err."]
+
+
+def test_inference_that_needs_rows_says_so(df):
+    res = hierreg.fit("y ~ x + k + (1 | g)", to_dask(df, 2))
+    for call in (
+        lambda: res.anova(),
+        lambda: res.conf_int(method="profile"),
+        lambda: res.bootstrap(nsim=2),
+        lambda: res.simulate(),
+        lambda: res.r2(),
+    ):
+        with pytest.raises(hierreg.HierregError, match="needs the rows"):
+            call()
+    assert res.conf_int().shape == (4, 2)
