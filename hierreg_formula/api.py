@@ -27,6 +27,7 @@ from .exceptions import HierregError, HierregWarning
 from .models.glmm import GLMM_OPTIONS, fit_glmm_formula, is_gaussian_identity
 from .models.lmm import CORE_OPTIONS, fit_lmm_formula
 from .regularized.fit import fit_regularized
+from .scale.detect import is_out_of_core
 
 METHODS = ("reml", "ml", "regularized")
 
@@ -97,7 +98,9 @@ def fit(
         e.g. ``"y ~ x + (x | g)"``: fixed effects as in formulaic, random terms
         ``(expr | group)``, ``(expr || group)``, ``(1 | a/b)``, ``(1 | a:b)``.
     data:
-        A pandas DataFrame (or a mapping of columns).
+        A pandas DataFrame (or a mapping of columns); or, out of core, a Dask
+        DataFrame or a path/glob of Parquet files (see :mod:`hierreg_formula.scale`;
+        needs ``pip install hierreg-formula[dask]``).
     method:
         ``"reml"`` (default for a linear mixed model) or ``"ml"``;
         ``"regularized"`` for hierreg's penalized group deviations.  A GLMM (a
@@ -138,6 +141,8 @@ def fit(
     m = "reml" if method is None else str(method).lower()
     if m not in METHODS:
         raise HierregError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if is_out_of_core(data):  # a Dask DataFrame or Parquet files: hierreg_formula.scale
+        return _fit_out_of_core(formula, data, m, family, missing, kwargs)
     if m == "regularized":
         if family is not None:
             kwargs["family"] = family
@@ -153,6 +158,30 @@ def fit(
         return fit_glmm_formula(formula, data, family=family, missing=missing, **kwargs)
     _check_options(m, kwargs)
     return fit_lmm_formula(formula, data, reml=(m == "reml"), missing=missing, **kwargs)
+
+
+def _fit_out_of_core(
+    formula: str, data: Any, m: str, family: Any, missing: str, kwargs: dict[str, Any]
+):
+    """The fit of a Dask DataFrame or Parquet files (:mod:`hierreg_formula.scale`)."""
+    if m == "regularized":
+        if family is not None:
+            kwargs["family"] = family
+    elif not is_gaussian_identity(family):
+        raise HierregError(
+            "GLMMs (family=...) are not available out of core yet; fit them in memory"
+        )
+    _check_options(m, kwargs)
+    for name in ("weights", "offset"):
+        if kwargs.get(name) is not None:
+            raise HierregError(
+                f"{name}= is not available out of core yet (an offset(...) term in the "
+                "formula neither)"
+            )
+        kwargs.pop(name, None)
+    from .scale.dask import fit_dask
+
+    return fit_dask(formula, data, method=m, missing=missing, **kwargs)
 
 
 def compare_mixedlm(

@@ -1,5 +1,8 @@
 """Command-line interface: ``hierreg fit FORMULA --data NAME_OR_CSV`` and ``hierreg datasets``.
 
+``--data 'path/*.parquet'`` (a glob, file or directory of Parquet files) fits out of
+core with Dask (:mod:`hierreg_formula.scale`).
+
 Example
 -------
 >>> import contextlib, io
@@ -23,11 +26,14 @@ import pandas as pd
 from .api import METHODS, fit
 from .datasets import _DATASETS, list_datasets, load_dataset
 from .exceptions import HierregError
+from .scale.detect import is_parquet_source
 
 
-def _read_data(spec: str) -> pd.DataFrame:
+def _read_data(spec: str) -> pd.DataFrame | str:
     if spec.lower() in {k.lower() for k in _DATASETS}:
         return load_dataset(spec)
+    if is_parquet_source(spec):  # fitted out of core (hierreg_formula.scale, needs Dask)
+        return spec
     path = Path(spec)
     if not path.exists():
         raise HierregError(
@@ -90,7 +96,12 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("fit", help="fit a model and print its summary")
     f.add_argument("formula", help='e.g. "Reaction ~ Days + (Days | Subject)"')
-    f.add_argument("--data", required=True, help="built-in dataset name or CSV path")
+    f.add_argument(
+        "--data",
+        required=True,
+        help="built-in dataset name, CSV path, or Parquet files ('path/*.parquet', fitted "
+        "out of core with Dask)",
+    )
     f.add_argument(
         "--method", default=None, choices=METHODS, help="reml (default for LMMs), ml, regularized"
     )
@@ -141,6 +152,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.family is None and args.method != "regularized":
             _note_counts(res)
     except HierregError as err:
+        print(f"hierreg: error: {err}", file=sys.stderr)
+        return 2
+    except ImportError as err:  # an optional extra, e.g. Dask for Parquet files
         print(f"hierreg: error: {err}", file=sys.stderr)
         return 2
     return 0

@@ -93,6 +93,8 @@ class Grouping:
             match_labels(lv, data[f], f)
             for f, lv in zip(self.factors, self.factor_levels, strict=True)
         ]
+        if len(per) == 1:  # one column: its keys are 0..L-1, the position is the code
+            return per[0]
         key = _combine(per, [len(lv) for lv in self.factor_levels])
         pos = np.searchsorted(self.keys, key)
         pos = np.minimum(pos, len(self.keys) - 1)

@@ -51,6 +51,7 @@ from ..core.structure import TermArrays, random_part
 from ..core.theta import ThetaMap
 from ..exceptions import DataError
 from ..formula.blocks import DesignBlocks, RandomBlock, group_blocks
+from ..scale.detect import is_dask_frame
 
 
 def theta_names(random: list[RandomBlock]) -> list[str]:
@@ -436,8 +437,21 @@ class MixedResultsBase:
         the fixed part is used (lme4's ``re.form = NA``).  The formula's
         ``offset()`` terms are rebuilt on ``newdata``; a model fitted with
         ``offset=`` needs ``offset=`` here too (a column name of ``newdata`` or
-        one value per row).
+        one value per row).  On a Dask DataFrame the result is a lazy Dask Series
+        (errors about the new data come when it is computed).
         """
+        if is_dask_frame(newdata):  # a lazy Dask Series, partition by partition
+            from ..scale.predict import LinearPredictor, predict_frame
+
+            if offset is not None or self._offset_argument:
+                raise DataError(
+                    "predict(ddf) of a model fitted with offset=: not available yet (an "
+                    "offset(column) term in the formula is)"
+                )
+            pred = LinearPredictor(
+                self._blocks.spec, self.exog_names, self._beta, self._b if include_random else None
+            )
+            return predict_frame(newdata, pred)
         eta, index = self._linear_predictor(newdata, include_random, offset)
         return pd.Series(eta, index=index, name="predicted")
 

@@ -28,6 +28,9 @@ def _group_sizes(res: Any) -> np.ndarray:
     first = next(iter(ng)) if ng else None
     if not first:
         return np.array([0])
+    counts = getattr(res, "level_counts", None)  # out-of-core fits keep no rows
+    if counts is not None:
+        return counts()[first]
     blk = next(b for b in res.model_blocks.random if b.group == first)
     return np.bincount(blk.codes[blk.codes >= 0], minlength=blk.nlevels)
 

@@ -1,0 +1,179 @@
+"""Results of an out-of-core fit: the in-memory results classes, rows kept lazy.
+
+:class:`DaskLMMResults` is an :class:`~hierreg_formula.results.lmm.LMMResults`
+(and :class:`DaskRegularizedResults` a
+:class:`~hierreg_formula.results.regularized.RegularizedResults`): fixed effects,
+variance components, conditional modes, ``summary()`` and everything computed
+from the estimate are the same.  What needs the rows stays lazy:
+``fittedvalues``, ``resid`` and ``predict()`` are Dask Series over the fitting
+frame (rows with missing values dropped, as in fitting), ``model_data`` the
+Dask DataFrame of the used columns.  ``statistics`` holds the reduced
+:class:`~hierreg_formula.scale.stats.SufficientStats`, ``problem`` the core's
+problem on them (for inference that needs only the statistics) and
+``scale_info`` the passes' timings.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..exceptions import HierregError
+from ..results.lmm import LMMResults
+from ..results.regularized import RegularizedResults
+from .predict import LinearPredictor, predict_frame
+
+
+class OutOfCoreResults:
+    """The lazy, row-dependent part of the results of an out-of-core fit (a mixin)."""
+
+    def _set_out_of_core(
+        self,
+        *,
+        frame: Any,
+        nobs: int,
+        used: tuple[str, ...],
+        dtypes: Mapping[str, Any],
+        level_counts: dict[str, np.ndarray],
+        statistics: Any,
+        problem: Any = None,
+        scale_info: dict[str, Any] | None = None,
+    ) -> None:
+        self._frame = frame
+        self._nobs = int(nobs)
+        self._used = tuple(used)
+        self._dtypes = dict(dtypes)
+        self._level_counts = level_counts
+        self._statistics = statistics
+        self._problem = problem
+        self._scale_info = scale_info or {}
+
+    @property
+    def nobs(self) -> int:
+        return self._nobs
+
+    @property
+    def statistics(self) -> Any:
+        """The reduced sufficient statistics of the fit."""
+        return self._statistics
+
+    @property
+    def problem(self) -> Any:
+        """The core's :class:`~hierreg_formula.core.lmm.LMMProblem` on the statistics
+        (``None`` for the regularized mode's numeric ``alpha``)."""
+        return self._problem
+
+    @property
+    def scale_info(self) -> dict[str, Any]:
+        """Partitions, wall seconds per pass, seconds per stage summed over partitions."""
+        return self._scale_info
+
+    def level_counts(self) -> dict[str, np.ndarray]:
+        """Rows per level of every grouping factor (as ``random_effects``' index)."""
+        return self._level_counts
+
+    def _predictor(self, include_random: bool = True, residuals: bool = False):
+        return LinearPredictor(
+            self._blocks.spec,
+            list(self.exog_names),
+            self._beta,
+            self._b if include_random else None,
+            used=self._used,
+            dtypes=self._dtypes,
+            residuals=residuals,
+        )
+
+    @property
+    def model_data(self) -> Any:
+        """The used columns of the fitting data (lazy; rows with missing values included)."""
+        return self._frame
+
+    @property
+    def fittedvalues(self) -> Any:
+        """Fitted values including the random effects (a lazy Dask Series)."""
+        return predict_frame(self._frame, self._predictor())
+
+    @property
+    def resid(self) -> Any:
+        """Response minus fitted values (a lazy Dask Series)."""
+        return predict_frame(self._frame, self._predictor(residuals=True))
+
+    def predict(self, newdata: Any = None, include_random: bool = True) -> Any:
+        """Predictions: on the fitting data by default (a lazy Dask Series), otherwise as
+        the in-memory ``predict`` (a Dask Series for a Dask DataFrame)."""
+        if newdata is None:
+            pred = self._predictor(include_random)
+            return predict_frame(self._frame, pred).rename("predicted")
+        return super().predict(newdata, include_random=include_random)  # type: ignore[misc]
+
+    def __repr__(self) -> str:
+        base = super().__repr__()  # type: ignore[misc]
+        return base[:-1] + f", out of core ({self._scale_info.get('npartitions', '?')} partitions)>"
+
+
+class DaskLMMResults(OutOfCoreResults, LMMResults):
+    """A linear mixed model fitted out of core (see the module docstring).
+
+    Satterthwaite's and Kenward-Roger's df read cross-products only: they come from
+    the statistics (:class:`~hierreg_formula.scale.inference.StatsModelArrays`).
+    What needs the rows (simulating responses, bootstraps, refits) raises.
+    """
+
+    @functools.cached_property
+    def _arrays(self) -> Any:
+        from .inference import StatsModelArrays
+
+        return StatsModelArrays.from_statistics(self._problem.cp, self._problem.cond)
+
+    def _needs_rows(self, what: str) -> HierregError:
+        return HierregError(
+            f"{what} needs the rows (the design matrices or simulated responses), which an "
+            "out-of-core fit does not keep; available from the statistics: tidy/summary with "
+            "Satterthwaite or Kenward-Roger df, cov_params, conf_int(method='wald'), "
+            "get_prediction, res.problem (deviance, ML refits for likelihood ratios)"
+        )
+
+    def conf_int(self, alpha: float | None = None, *, method: str = "wald", **kwargs: Any):
+        if str(method).lower() != "wald":
+            raise self._needs_rows(f"conf_int(method={method!r})")
+        return super().conf_int(alpha, method=method, **kwargs)
+
+    def anova(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("anova()")
+
+    def profile(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("profile()")
+
+    def simulate(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("simulate()")
+
+    def refit(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("refit()")
+
+    def update(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("update()")
+
+    def bootstrap(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("bootstrap()")
+
+    def r2(self):
+        raise self._needs_rows("r2()")
+
+    def icc(self):
+        raise self._needs_rows("icc()")
+
+
+class DaskRegularizedResults(OutOfCoreResults, RegularizedResults):
+    """The regularized mode fitted out of core (see the module docstring)."""
+
+
+def level_counts_by_group(spec: Any, counts: list[np.ndarray]) -> dict[str, pd.Series]:
+    """Rows per level of every grouping factor (the first term of each factor)."""
+    out: dict[str, Any] = {}
+    for rs, c in zip(spec.random, counts, strict=True):
+        out.setdefault(rs.grouping.name, c)
+    return out

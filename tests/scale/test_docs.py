@@ -1,0 +1,25 @@
+"""The ```python blocks of docs/scaling.md and of the README section run as written
+(blocks fenced ```py need a cluster or files and are not run)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("dask.dataframe")
+
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
+
+
+@pytest.mark.parametrize("name", ["scaling.md", "README_scaling_section.md"])
+def test_doc_blocks_run(name):
+    import hierreg_formula as hierreg
+
+    blocks = BLOCK.findall((DOCS / name).read_text())
+    assert blocks
+    namespace: dict = {"__name__": "docs", "hierreg": hierreg}
+    for i, code in enumerate(blocks):
+        exec(compile(code, f"{name} block {i + 1}", "exec"), namespace)
