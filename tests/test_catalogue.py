@@ -232,6 +232,16 @@ def _():
 
 
 @case(
+    "more fixed columns than rows",
+    Raises(hierreg.EstimationError, "fixed-effects columns for 8 observations"),
+)
+def _():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", hierreg.RankDeficiencyWarning)
+        return hierreg.fit("y ~ C(x) + z + (1 | g)", data(8, 2).assign(z=np.arange(8.0)))
+
+
+@case(
     "float32 columns give the float64 fit",
     Works(lambda r: np.allclose(r.params, _ref().params, rtol=1e-6)),
 )

@@ -82,7 +82,7 @@ def gram_rank(Xs: np.ndarray, gram: np.ndarray, tol: float = RANK_TOL) -> np.nda
     R = np.linalg.qr(Xs, mode="r")
     d = np.abs(np.diag(R))
     scale = np.linalg.norm(Xs, axis=0)
-    keep = (d > tol * np.maximum(scale, np.finfo(float).tiny)) & ~zero[: len(d)]
+    keep = (d > tol * np.maximum(scale[: len(d)], np.finfo(float).tiny)) & ~zero[: len(d)]
     return np.flatnonzero(keep)
 
 

@@ -289,6 +289,8 @@ def condition_from_moments(
         x_map=H,
         x_shift=c * a,
         logdet_x=logdet_x,
+        x_center=m * pre,
+        x_scale=d,
         z_maps=tuple(maps),
         z_diagonal=tuple(diag),
     )
