@@ -180,52 +180,98 @@ class PLSFactor:
         LX = self.LS[q : q + p, q : q + p]
         return LX @ LX.T
 
+    def inverse_diag_blocks(self, include_x: bool = False) -> list[np.ndarray]:
+        """Diagonal level blocks of ``A^{-1}``, ``A = Lambda'Z'Z Lambda + I`` (or, with
+        ``include_x``, of the ``u`` block of ``M^{-1}``, ``M`` bordered by ``X``).
+
+        One ``(L_i, k_i, k_i)`` array per term.  With the factor ``[[L11, 0], [N, L_S]]``
+        the first term's blocks are ``L11_l^{-T} (I + N_l' S^{-1} N_l) L11_l^{-1}``, the
+        others the diagonal blocks of ``S^{-1}`` (``S = L_S L_S'``).  These are what the
+        conditional covariances and the gradient of the log-determinant need.
+        """
+        cp = self.cp
+        L1, k1 = self.L11.shape[:2]
+        p = cp.p if include_x else 0
+        q = self.q_rest
+        dim = q + p
+        Linv1 = tri_solve_blocks(self.L11, np.broadcast_to(np.eye(k1), self.L11.shape))
+        middle = np.broadcast_to(np.eye(k1), (L1, k1, k1)).copy()
+        out: list[np.ndarray] = []
+        if dim:
+            inv, info = lapack.dpotri(np.ascontiguousarray(self.LS[:dim, :dim]), lower=1)
+            if info != 0:
+                raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+            Sinv = np.tril(inv) + np.tril(inv, -1).T  # (L_S L_S')^{-1}
+            Hx = self.H[:, :, : cp.p] if include_x else None  # (L1, k1, p)
+            if self.has_rest:
+                Srr = Sinv[:q, :q]
+                # Q = Lambda_r Srr Lambda_r'; Y_l = (C' Q C)_ll (first term's levels)
+                Q = np.asarray(self.lam_rest @ np.asarray(self.lam_rest @ Srr).T).T
+                Y = self._level_sums(Q)
+                middle += np.swapaxes(self.M1, 1, 2) @ Y @ self.M1
+                if include_x and p:
+                    # cross terms: M1_l' (C' Lambda_r S_rx)_l Hx_l'
+                    Pc = np.asarray(cp.C.T @ np.asarray(self.lam_rest @ Sinv[:q, q:])).reshape(
+                        L1, k1, p
+                    )
+                    cross = np.swapaxes(self.M1, 1, 2) @ Pc @ np.swapaxes(Hx, 1, 2)
+                    middle += cross + np.swapaxes(cross, 1, 2)
+            if include_x and p:
+                middle += Hx @ Sinv[q:, q:] @ np.swapaxes(Hx, 1, 2)
+        out.append(np.swapaxes(Linv1, 1, 2) @ middle @ Linv1)
+        if self.has_rest:
+            off = cp.rest_offsets
+            for j, t in enumerate(cp.terms[1:]):
+                blk = Sinv[off[j] : off[j + 1], off[j] : off[j + 1]]
+                idx = np.arange(t.nlevels)[:, None] * t.k + np.arange(t.k)
+                out.append(blk[idx[:, :, None], idx[:, None, :]])
+        return out
+
+    def _level_sums(self, Q: np.ndarray) -> np.ndarray:
+        """``(C' Q C)`` restricted to the first term's diagonal level blocks: ``(L1, k1, k1)``."""
+        cp = self.cp
+        L1, k1 = self.L11.shape[:2]
+        if cp.pairs is not None:
+            pi = cp.pairs
+            w = pi.val * Q.ravel()[pi.flat]
+            k2 = k1 * k1
+            Y = np.bincount(pi.widx, weights=w, minlength=L1 * k2)
+            Y += np.bincount(pi.mirror_widx, weights=w[pi.strict], minlength=L1 * k2)
+            return Y.reshape(L1, k1, k1)
+        # too many pairs: column sums of C * (Q C), one (a, b) at a time
+        QC = np.asarray(cp.C.T @ Q).T  # (q, q1) = Q C (Q symmetric)
+        Cc = cp.C.tocsc()
+        Y = np.empty((L1, k1, k1))
+        for a in range(k1):  # loops over the few columns of term 1
+            for b in range(k1):
+                prod = Cc[:, a::k1].multiply(QC[:, b::k1])
+                Y[:, a, b] = np.asarray(prod.sum(axis=0)).ravel()
+        return Y
+
     def cond_cov_blocks(self) -> list[np.ndarray]:
         """Diagonal blocks of ``Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'`` per term.
 
         One ``(L_i, k_i, k_i)`` array per term; multiplied by
         ``sigma^2`` they are lme4's conditional covariances (``condVar``).
         """
-        cp = self.cp
-        L1, k1 = self.L11.shape[:2]
-        Linv1 = tri_solve_blocks(self.L11, np.broadcast_to(np.eye(k1), self.L11.shape))
-        V1 = np.swapaxes(Linv1, 1, 2) @ Linv1
-        out = []
-        if self.has_rest:
-            q = self.q_rest
-            inv, info = lapack.dpotri(np.ascontiguousarray(self.LS[:q, :q]), lower=1)
-            if info != 0:
-                raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-            Sinv = np.tril(inv) + np.tril(inv, -1).T  # (Lrr Lrr')^{-1}
-            # Q = Lambda_r (Lrr Lrr')^{-1} Lambda_r': the rest terms' blocks, and the
-            # middle of N'N = G' Sinv G = M1' C' Q C M1 for the first term
-            Q = np.asarray(self.lam_rest @ np.asarray(self.lam_rest @ Sinv).T).T
-            if cp.pairs is not None:
-                pi = cp.pairs
-                w = pi.val * Q.ravel()[pi.flat]
-                k2 = k1 * k1
-                Y = np.bincount(pi.widx, weights=w, minlength=L1 * k2)
-                Y += np.bincount(pi.mirror_widx, weights=w[pi.strict], minlength=L1 * k2)
-                Y = Y.reshape(L1, k1, k1)
-            else:  # too many pairs: column sums of C * (Q C), one (a, b) at a time
-                QC = np.asarray(cp.C.T @ Q).T  # (q, q1) = Q C (Q symmetric)
-                Cc = cp.C.tocsc()
-                Y = np.empty((L1, k1, k1))
-                for a in range(k1):  # loops over the few columns of term 1
-                    for b in range(k1):
-                        prod = Cc[:, a::k1].multiply(QC[:, b::k1])
-                        Y[:, a, b] = np.asarray(prod.sum(axis=0)).ravel()
-            NtN = np.swapaxes(self.M1, 1, 2) @ Y @ self.M1
-            V1 = V1 + np.swapaxes(Linv1, 1, 2) @ NtN @ Linv1
+        V = self.inverse_diag_blocks(include_x=False)
+        L1 = self.L11.shape[0]
         lam1 = _as_level_blocks(self.lam1, L1)
-        out.append(lam1 @ V1 @ np.swapaxes(lam1, 1, 2))
+        out = [lam1 @ V[0] @ np.swapaxes(lam1, 1, 2)]
         if self.has_rest:
-            off = cp.rest_offsets
-            for j, t in enumerate(cp.terms[1:]):
-                blk = Q[off[j] : off[j + 1], off[j] : off[j + 1]]
-                idx = np.arange(t.nlevels)[:, None] * t.k + np.arange(t.k)
-                out.append(blk[idx[:, :, None], idx[:, None, :]])
+            for j, t in enumerate(self.cp.terms[1:]):
+                lam = _rest_block(self.lam_rest, self.cp.rest_offsets[j], t)
+                out.append(lam @ V[j + 1] @ np.swapaxes(lam, 1, 2))
         return out
+
+
+def _rest_block(lam_rest: sp.csr_matrix, off: int, t) -> np.ndarray:
+    """The ``(L, k, k)`` per-level blocks of a rest term's ``Lambda`` (block diagonal)."""
+    base = off + np.arange(t.nlevels)[:, None, None] * t.k
+    rows = (base + np.arange(t.k)[None, :, None] + np.zeros((1, 1, t.k), int)).ravel()
+    cols = (base + np.arange(t.k)[None, None, :] + np.zeros((1, t.k, 1), int)).ravel()
+    vals = np.asarray(lam_rest[rows, cols]).ravel()
+    return vals.reshape(t.nlevels, t.k, t.k)
 
 
 def _bordered_cholesky(S: np.ndarray) -> np.ndarray:

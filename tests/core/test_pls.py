@@ -141,3 +141,31 @@ def test_theta_map_roundtrip_and_bounds():
     np.testing.assert_array_equal(tm.theta_of(fs), th)
     assert fs[0].tolist() == [[1.0, 0.0], [2.0, 3.0]]
     assert np.isinf(tm.lower).sum() == 1 + 3
+
+
+@pytest.mark.parametrize("include_x", [False, True])
+@pytest.mark.parametrize("ks,levels", [((2,), (12,)), ((1, 1), (20, 7)), ((2, 1, 2), (15, 6, 4))])
+def test_inverse_diag_blocks_match_dense(ks, levels, include_x):
+    """Level blocks of A^{-1} (or of M^{-1}'s u block) against the dense inverse."""
+    X, y, terms, rng = _problem(0, ks, levels)
+    tmap = ThetaMap([t.k for t in terms])
+    fs = tmap.factors(np.abs(rng.normal(size=tmap.size)) + 0.1)
+    f = factorize(cross_products(X, y, terms), fs)
+    Z = np.hstack([z_matrix(t).toarray() for t in terms])
+    q = Z.shape[1]
+    Lam = np.zeros((q, q))
+    o = 0
+    for T, t in zip(fs, terms, strict=True):
+        for lev in range(t.nlevels):
+            Lam[o + lev * t.k : o + (lev + 1) * t.k, o + lev * t.k : o + (lev + 1) * t.k] = T
+        o += t.q
+    ZL = Z @ Lam
+    A = ZL.T @ ZL + np.eye(q)
+    M = np.block([[A, ZL.T @ X], [X.T @ ZL, X.T @ X]]) if include_x else A
+    inv = np.linalg.inv(M)[:q, :q]
+    o = 0
+    for V, t in zip(f.inverse_diag_blocks(include_x), terms, strict=True):
+        for lev in range(t.nlevels):
+            sl = slice(o + lev * t.k, o + (lev + 1) * t.k)
+            np.testing.assert_allclose(V[lev], inv[sl, sl], rtol=1e-9, atol=1e-12)
+        o += t.q
