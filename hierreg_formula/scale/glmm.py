@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..core.families import Family
+from ..core.families import Family, get_family
 from ..core.glmm import (
     PIRLS_TOL,
     GLMMProblem,
@@ -67,10 +67,10 @@ from ..exceptions import (
     SingularFitWarning,
     warn,
 )
-from ..models.glmm import GLMM_OPTIONS, resolve_family
 from ..threads import blas_threads_limited
 from .convert import CountedTerm, to_cross_products
-from .dask import SPLIT_EVERY, _add_all, _dask, design_passes, skeleton_blocks
+from .dask import SPLIT_EVERY, _add_all, _dask, as_dask_frame, design_passes, skeleton_blocks
+from .design import column_plan
 from .glmm_rows import BundlePlan, PassSums, RowRequest, bundle_summary, make_bundle, row_pass
 from .memory import check_memory
 
@@ -405,12 +405,15 @@ class DaskGLMMProblem(GLMMProblem):
 
 
 # ------------------------------------------------------------------ driver
-#: what the out-of-core GLMM accepts besides the core options
-_NOT_OUT_OF_CORE = ("nb_theta",)
+#: the core options of an out-of-core GLMM (the in-memory ones but ``nb_theta``)
+OPTIONS = ("cov", "theta0", "xtol", "ftol", "maxeval")
 
 
 def _check_options(family: Any, nagq: Any, weights: Any, offset: Any, kwargs: dict) -> Family:
-    fam = resolve_family(family)
+    try:
+        fam = get_family(family)
+    except (ValueError, TypeError) as err:
+        raise HierregError(str(err)) from err
     if fam.name not in FAMILIES:
         raise HierregError(
             f"out of core, GLMMs support family='binomial' and 'poisson', not {fam.name!r} "
@@ -428,26 +431,30 @@ def _check_options(family: Any, nagq: Any, weights: Any, offset: Any, kwargs: di
         )
     if offset is not None and not isinstance(offset, str):
         raise HierregError("out of core, offset= must be the name of a column of the data")
-    unknown = [k for k in kwargs if k not in GLMM_OPTIONS or k in _NOT_OUT_OF_CORE]
+    if kwargs.get("cov", "hessian") not in ("hessian", "rx"):
+        raise HierregError("cov must be 'hessian' or 'rx'")
+    unknown = [k for k in kwargs if k not in OPTIONS]
     if unknown:
         raise HierregError(
             f"option(s) {', '.join(map(repr, unknown))} not available for an out-of-core GLMM "
-            f"(available: {', '.join(o for o in GLMM_OPTIONS if o not in _NOT_OUT_OF_CORE)})"
+            f"(available: {', '.join(OPTIONS)})"
         )
     return fam
 
 
-def _check_response(dp: Any, fam: Family) -> None:
-    spec, one = dp.spec, dp.one
-    for c in spec.response_vars:
-        dt = dp.dtypes.get(c)
-        if dt is not None and (
-            not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt)
-        ):
+def _check_response_columns(formula: str, ddf: Any) -> None:
+    """A response column must be numeric (before any pass)."""
+    for c in column_plan(formula, ddf.columns).response_vars:
+        dt = ddf[c].dtype
+        if not pd.api.types.is_numeric_dtype(dt) or pd.api.types.is_bool_dtype(dt):
             raise DataError(
                 f"out of core, the response column {c!r} must be numeric (0/1 for a binomial "
                 f"model, or cbind(successes, failures)), not {dt}; convert labels first"
             )
+
+
+def _check_response(dp: Any, fam: Family) -> None:
+    spec, one = dp.spec, dp.one
     if fam.name == "binomial" and spec.parsed.binomial is None and not one.binary:
         raise DataError(
             "out of core, a binomial response must be 0/1 or cbind(successes, failures) "
@@ -497,7 +504,9 @@ def fit_glmm_dask(
     dask, _ = _dask()
     fam = _check_options(family, nagq, weights, offset, kwargs)
     extra = () if offset is None else (offset,)
-    dp = design_passes(formula, data, missing=missing, split_every=split_every, extra=extra)
+    ddf = as_dask_frame(data)
+    _check_response_columns(formula, ddf)
+    dp = design_passes(formula, ddf, missing=missing, split_every=split_every, extra=extra)
     spec = dp.spec
     if not spec.random:
         raise EstimationError(
@@ -535,8 +544,6 @@ def fit_glmm_dask(
     prob = DaskGLMMProblem(rows, data_r, float(summary.arrays["const"]), xscale, nagq=1)
     opts = {k: kwargs[k] for k in ("theta0", "xtol", "ftol", "maxeval") if k in kwargs}
     cov = kwargs.get("cov", "hessian")
-    if cov not in ("hessian", "rx"):
-        raise HierregError("cov must be 'hessian' or 'rx'")
     t = time.perf_counter()
     by_stage: dict[str, int] = {}
     try:
@@ -561,9 +568,7 @@ def fit_glmm_dask(
         raise EstimationError(f"the model cannot be estimated from these data: {err}") from err
     finally:
         passes, row_wall = rows.passes, rows.wall
-        for b in bundles:  # release the persisted arrays
-            del b
-        rows.bundles = []
+        rows.bundles = []  # the persisted arrays are released when the fit returns
     if not est.converged:
         warn(
             f"the optimiser did not converge ({est.message}); estimates may be inaccurate",
