@@ -17,7 +17,9 @@ thread, ``--repeat`` times (medians reported):
   row passes per fit (``scale_info["passes"]``, per stage), the wall time of the
   passes;
 - ``mem``: ``pd.read_parquet`` of the same files, then the in-memory fit: read and
-  fit seconds, peak RSS.
+  fit seconds, peak RSS;
+- ``cluster`` (not run by default): ``ooc`` on ``distributed.LocalCluster(n_workers=2,
+  threads_per_worker=1)`` (client and worker peak RSS).
 
 Usage::
 
@@ -99,10 +101,23 @@ def measure(args: argparse.Namespace) -> dict:
         t2 = time.perf_counter()
         out.update(rows=len(df), read_s=t1 - t0, fit_s=t2 - t1, wall_s=t2 - t0)
     else:
+        client = cluster = None
+        if args.config == "cluster":
+            import distributed
+
+            cluster = distributed.LocalCluster(
+                n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
+            )
+            client = distributed.Client(cluster)
+            client.run(lambda: __import__("hierreg_formula"))  # imports before the clock
         t0 = time.perf_counter()
         res = hierreg.fit(FORMULA, str(_dir(args) / "*.parquet"), family="binomial")
         out.update(rows=res.nobs, wall_s=time.perf_counter() - t0, scale_info=res.scale_info)
         out["passes"] = res.scale_info["passes"]
+        if client is not None:
+            out["worker_peak_mb"] = max(client.run(_peak_mb).values())
+            client.close()
+            cluster.close()
     out["peak_mb"] = _peak_mb()
     out["objective"] = float(res.objective)
     out["params"] = {k: float(v) for k, v in res.params.items()}

@@ -139,10 +139,12 @@ class RemoteState:
 
     @property
     def dev(self) -> float:
+        """The deviance ``sum w d(y, mu)``."""
         return self.sums.dev
 
     @property
     def n_boundary(self) -> int:
+        """Fitted probabilities numerically 0 or 1 (binomial)."""
         return self.sums.n_boundary
 
 
@@ -320,6 +322,7 @@ class DaskGLMMProblem(GLMMProblem):
         beta0: np.ndarray | None = None,
         u0: np.ndarray | None = None,
     ) -> PirlsResult:
+        """Joint modes of ``(u, beta)`` by :func:`pirls_joint_remote`."""
         d = self.data
         binomial = d.family.name == "binomial"
         return pirls_joint_remote(
@@ -327,6 +330,8 @@ class DaskGLMMProblem(GLMMProblem):
         )
 
     def modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsResult:
+        """Conditional modes at ``(theta, beta)`` by :func:`pirls_modes_remote`, warm-started
+        as in memory."""
         u0 = self._u
         if self._predict is not None:  # first-order prediction from the last gradient
             x0, u_at, sens = self._predict
@@ -385,9 +390,13 @@ class DaskGLMMProblem(GLMMProblem):
         return cached
 
     def fixed_factor(self, res: PirlsResult, lambdas: list[np.ndarray]) -> PLSFactor:
+        """The PLS factor with ``X`` at the modes (one row pass, shared with
+        :meth:`conditional_factor`)."""
         return factorize(self._state_cp(res), lambdas)
 
     def conditional_factor(self, res: PirlsResult, lambdas: list[np.ndarray]) -> PLSFactor:
+        """The PLS factor of the random effects alone at the modes (the conditional
+        covariances): the columns of ``X`` left out of the cross-products with ``X``."""
         cp = self._state_cp(res)
         z_only = CrossProducts(
             n=cp.n,
