@@ -142,7 +142,7 @@ def fit(
     if m not in METHODS:
         raise HierregError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if is_out_of_core(data):  # a Dask DataFrame or Parquet files: hierreg_formula.scale
-        return _fit_out_of_core(formula, data, m, family, missing, kwargs)
+        return _fit_out_of_core(formula, data, m, family, missing, kwargs, method)
     if m == "regularized":
         if family is not None:
             kwargs["family"] = family
@@ -161,16 +161,28 @@ def fit(
 
 
 def _fit_out_of_core(
-    formula: str, data: Any, m: str, family: Any, missing: str, kwargs: dict[str, Any]
+    formula: str,
+    data: Any,
+    m: str,
+    family: Any,
+    missing: str,
+    kwargs: dict[str, Any],
+    method: str | None = None,
 ):
     """The fit of a Dask DataFrame or Parquet files (:mod:`hierreg_formula.scale`)."""
     if m == "regularized":
         if family is not None:
             kwargs["family"] = family
     elif not is_gaussian_identity(family):
-        raise HierregError(
-            "GLMMs (family=...) are not available out of core yet; fit them in memory"
-        )
+        if method is not None and m == "reml":
+            raise HierregError(
+                "method='reml' is for linear mixed models; a GLMM (family="
+                f"{family!r}) is fitted by maximum likelihood: use method='ml' or leave it out"
+            )
+        _check_options("glmm", kwargs)
+        from .scale.glmm import fit_glmm_dask
+
+        return fit_glmm_dask(formula, data, family, missing=missing, **kwargs)
     _check_options(m, kwargs)
     for name in ("weights", "offset"):
         if kwargs.get(name) is not None:

@@ -47,6 +47,7 @@ Example
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import nlopt
 import numpy as np
@@ -206,13 +207,37 @@ class GLMMProblem:
     def _lambdas(self, theta: np.ndarray) -> list[np.ndarray]:
         return self.tmap.factors(np.asarray(theta, dtype=float))
 
+    # --------------------------------------------- row operations (hooks)
+    # What needs the rows besides PIRLS, so that a problem whose rows live elsewhere
+    # (the Dask fit, :mod:`hierreg_formula.scale.glmm`) can override it.
+    def pirls_joint(
+        self,
+        lambdas: list[np.ndarray],
+        beta0: np.ndarray | None = None,
+        u0: np.ndarray | None = None,
+    ) -> PirlsResult:
+        """:func:`~.pirls.pirls_joint` on this problem's rows."""
+        if beta0 is None:
+            return pirls_joint(self.data, lambdas)
+        return pirls_joint(self.data, lambdas, beta0, u0)
+
+    def fixed_factor(self, res: PirlsResult, lambdas: list[np.ndarray]):
+        """The PLS factor with ``X`` and the working weights at the modes ``res``."""
+        d, st = self.data, res.state
+        return factorize(cross_products(d.X, st.eta, d.terms, weights=st.w), lambdas)
+
+    def conditional_factor(self, res: PirlsResult, lambdas: list[np.ndarray]):
+        """The PLS factor of the random effects alone with the weights at ``res``."""
+        d, st = self.data, res.state
+        return factorize(cross_products(d._X0, st.eta, d.terms, weights=st.w), lambdas)
+
     # ------------------------------------------------------------ stage 1
     def modes_joint(self, theta: np.ndarray) -> PirlsResult:
         lam = self._lambdas(theta)
         if self._beta1 is None:
-            res = pirls_joint(self.data, lam)
+            res = self.pirls_joint(lam)
         else:
-            res = pirls_joint(self.data, lam, self._beta1, self._u)
+            res = self.pirls_joint(lam, self._beta1, self._u)
         if res.converged:
             self._beta1, self._u = res.beta, res.u
         return res
@@ -390,11 +415,19 @@ def lbfgsb(
 
 
 # ------------------------------------------------------------------ estimate
+def boundary_count(state: Any) -> int:
+    """Fitted probabilities numerically 0 or 1 (a state without the rows counts them
+    itself: ``state.n_boundary``)."""
+    if hasattr(state, "n_boundary"):
+        return int(state.n_boundary)
+    mu = state.mu
+    return int(np.sum((mu <= SEPARATION_EPS) | (mu >= 1.0 - SEPARATION_EPS)))
+
+
 def _separation_check(res: PirlsResult, family: Family, where: str) -> None:
     if family.name != "binomial":
         return
-    mu = res.state.mu
-    k = int(np.sum((mu <= SEPARATION_EPS) | (mu >= 1.0 - SEPARATION_EPS)))
+    k = boundary_count(res.state)
     if k:
         warn(
             f"complete separation: {where} gives fitted probabilities numerically 0 or 1 for "
@@ -435,8 +468,7 @@ def estimate_at(
     lam = prob._lambdas(theta)
     # the full factor (with X) at the modes: R_X for the (R_X'R_X)^-1 covariance
     st = res.state
-    full = cross_products(data.X, st.eta, data.terms, weights=st.w)
-    ff = factorize(full, lam)
+    ff = prob.fixed_factor(res, lam)
     prec = ff.fixed_precision()
     cov_rx = np.linalg.inv(prec) if prob.p else np.zeros((0, 0))
     m = tmap.size
@@ -463,9 +495,7 @@ def estimate_at(
         reported = objective - prob.const
     cov_method = "hessian" if cov_h is not None else "rx"
     cov_beta = cov_h if cov_h is not None else cov_rx
-    cc = factorize(
-        cross_products(data._X0, st.eta, data.terms, weights=st.w), lam
-    ).cond_cov_blocks()
+    cc = prob.conditional_factor(res, lam).cond_cov_blocks()
     factors = tmap.factors(theta)
     singular = [i for i, T in enumerate(factors) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
     _separation_check(res, data.family, "the fitted model")
@@ -609,7 +639,7 @@ def fit_stages(
     theta = tmap.initial() if theta0 is None else np.maximum(np.asarray(theta0, float), lower)
     if beta0 is None:
         # fixed-effects GLM (Lambda = 0) for the separation check and the start
-        glm = pirls_joint(data, prob._lambdas(np.zeros(tmap.size)))
+        glm = prob.pirls_joint(prob._lambdas(np.zeros(tmap.size)))
         if not glm.converged:
             raise EstimationError(
                 f"the fixed-effects GLM fit did not converge ({glm.message}); " + PIRLS_ADVICE
@@ -668,9 +698,7 @@ def fit_stages(
 
 
 def _rx_precision(prob: GLMMProblem, theta: np.ndarray, res: PirlsResult) -> np.ndarray:
-    st = res.state
-    cp = cross_products(prob.data.X, st.eta, prob.data.terms, weights=st.w)
-    prec = factorize(cp, prob._lambdas(theta)).fixed_precision()
+    prec = prob.fixed_factor(res, prob._lambdas(theta)).fixed_precision()
     # guard: a singular precision (separation) still gives a usable scale
     d = np.diag(prec)
     return prec + 1e-12 * np.diag(np.where(d > 0, d, 1.0))

@@ -34,6 +34,9 @@ Example
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 
 from .pls import chol_blocks, tri_solve_blocks
@@ -101,14 +104,22 @@ class SingleTerm:
         self, T: np.ndarray, u: np.ndarray, w: np.ndarray, r: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         """Fisher-scoring step for ``u`` ``(L, k)`` and the factor blocks ``L_j`` of ``A_j``."""
-        M = self.zzsum(w)
-        A = np.einsum("ba,lbc,cd->lad", T, M, T)
-        A[:, np.arange(self.k), np.arange(self.k)] += 1.0
-        Lc = chol_blocks(A)
-        g = self.zsum(r) @ T - u  # T' sum r z - u, per level
-        x = tri_solve_blocks(Lc, g[..., None])
-        step = tri_solve_blocks(Lc, x, trans=True)[..., 0]
-        return step, Lc
+        return newton_step_from_sums(T, u, self.zzsum(w), self.zsum(r))
+
+
+def newton_step_from_sums(
+    T: np.ndarray, u: np.ndarray, M: np.ndarray, rz: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """:meth:`SingleTerm.newton_step` from the level sums ``M = sum_j W z z'`` ``(L, k, k)``
+    and ``rz = sum_j r z`` ``(L, k)`` (which add over chunks of rows)."""
+    k = M.shape[1]
+    A = np.einsum("ba,lbc,cd->lad", T, M, T)
+    A[:, np.arange(k), np.arange(k)] += 1.0
+    Lc = chol_blocks(A)
+    g = rz @ T - u  # T' sum r z - u, per level
+    x = tri_solve_blocks(Lc, g[..., None])
+    step = tri_solve_blocks(Lc, x, trans=True)[..., 0]
+    return step, Lc
 
 
 def _inv_blocks(Lc: np.ndarray) -> np.ndarray:
@@ -136,29 +147,65 @@ def laplace_gradient(
     Also returns the sensitivities ``du*/d(theta, beta)`` as an ``(L k, m + p)``
     array (a first-order prediction of the modes at neighbouring parameters).
     """
-    k = st.k
     M = st.zzsum(w)
+    Mo = M if w_obs is w else st.zzsum(w_obs)
+
+    def a_sums(B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        a = st.quad(B) * w_eta
+        return st.zsum(a), a @ X
+
+    sums = GradientSums(M=M, Mo=Mo, rz=st.zsum(r), rX=r @ X, ZoX=st.zxsum(w_obs, X))
+    return laplace_gradient_from_sums(T, u, sums, a_sums, theta_layout)
+
+
+@dataclass(frozen=True)
+class GradientSums:
+    """The row sums :func:`laplace_gradient_from_sums` needs (they add over chunks of rows).
+
+    ``M`` and ``Mo``: per level ``sum W z z'`` and ``sum W_obs z z'`` ``(L, k, k)``;
+    ``rz``: ``sum r z`` ``(L, k)``; ``rX``: ``sum r x`` ``(p,)``; ``ZoX``: per level
+    ``sum W_obs z x'`` ``(L, k, p)``.
+    """
+
+    M: np.ndarray
+    Mo: np.ndarray
+    rz: np.ndarray
+    rX: np.ndarray
+    ZoX: np.ndarray
+
+
+def laplace_gradient_from_sums(
+    T: np.ndarray,
+    u: np.ndarray,
+    sums: GradientSums,
+    a_sums: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    theta_layout: list[tuple[int, int]],
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`laplace_gradient` from row sums.
+
+    ``a_sums(B)`` returns, for per-level ``(L, k, k)`` matrices ``B``, ``sum_j a_i z_i``
+    ``(L, k)`` and ``sum a_i x_i`` ``(p,)`` with ``a_i = z_i' B_j z_i W'_i`` (the only
+    sums that depend on the factor at the modes).
+    """
+    M, Mo, rz, ZoX = sums.M, sums.Mo, sums.rz, sums.ZoX
+    L, k = rz.shape
     A = np.einsum("ba,lbc,cd->lad", T, M, T)
     A[:, np.arange(k), np.arange(k)] += 1.0
     Ainv = _inv_blocks(chol_blocks(A))
-    Mo = M if w_obs is w else st.zzsum(w_obs)
     Ao = np.einsum("ba,lbc,cd->lad", T, Mo, T)
     Ao[:, np.arange(k), np.arange(k)] += 1.0
     Aoinv = _inv_blocks(chol_blocks(Ao))
     # c_i = z_i' T A_j^{-1} T' z_i, a_i = c_i W'_i
     B = np.einsum("ab,lbc,dc->lad", T, Ainv, T)
-    a = st.quad(B) * w_eta
-    za = st.zsum(a)  # (L, k): sum a_i z_i
+    za, aX = a_sums(B)  # (L, k): sum a_i z_i; (p,): sum a_i x_i
     zaT = za @ T  # (L, k): T' sum a z (row form)
     # beta
-    ZoX = st.zxsum(w_obs, X)  # (L, k, p)
     du_db = -Aoinv @ np.einsum("ba,lbc->lac", T, ZoX)  # (L, k, p)
-    g_beta = -2.0 * (r @ X) + a @ X + np.einsum("lk,lkp->p", zaT, du_db)
+    g_beta = -2.0 * sums.rX + aX + np.einsum("lk,lkp->p", zaT, du_db)
     # theta
-    rz = st.zsum(r)  # (L, k)
     g_theta = np.empty(len(theta_layout))
-    sens = np.empty((st.L * k, len(theta_layout) + X.shape[1]))
-    sens[:, len(theta_layout) :] = du_db.reshape(st.L * k, -1)
+    sens = np.empty((L * k, len(theta_layout) + ZoX.shape[2]))
+    sens[:, len(theta_layout) :] = du_db.reshape(L * k, -1)
     for m, (ra, ca) in enumerate(theta_layout):  # loops over the few theta
         E = np.zeros((k, k))
         E[ra, ca] = 1.0

@@ -13,7 +13,9 @@ this package computes them chunk by chunk and adds them.
 - :mod:`.estimate`: fits from the reduced statistics;
 - :mod:`.dask`: the Dask driver behind ``hierreg.fit(formula, ddf)`` and
   ``hierreg.fit(formula, "data/*.parquet")``; :mod:`.results`, :mod:`.predict`:
-  results with lazy Dask Series.
+  results with lazy Dask Series;
+- :mod:`.glmm`, :mod:`.glmm_rows`: GLMMs (``family="binomial"``/``"poisson"``), with
+  the partitions' arrays persisted on the workers and one row pass per PIRLS iteration.
 
 Dask is an optional extra (``pip install hierreg-formula[dask]``): nothing here
 imports it until a Dask frame or Parquet path is fitted.

@@ -42,6 +42,7 @@ import time
 import uuid
 import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -208,24 +209,61 @@ def _counting_pass(ddf: Any, plan: Any, missing: str) -> None:
     raise DataError("no rows left after dropping rows with missing values")  # pragma: no cover
 
 
-def reduce_model(
+@dataclass(frozen=True, eq=False)
+class DesignPlan:
+    """The design recipe fixed by the first passes over the data (:func:`design_passes`).
+
+    Attributes
+    ----------
+    ddf:
+        The used columns of the data (categoricals with known categories).
+    used, dtypes:
+        The used columns and their common dtypes.
+    spec:
+        The final recipe (all levels, terms in lme4's order).
+    keep, x_names, dropped:
+        Kept fixed-effects columns (indices and names) and the dropped dependent ones.
+    one:
+        The pass-1 summary (rows, missing values, moments, ...).
+    info:
+        Partitions and wall seconds per pass.
+    """
+
+    ddf: Any
+    used: tuple[str, ...]
+    dtypes: dict[str, Any]
+    spec: Any
+    keep: np.ndarray
+    x_names: list[str]
+    dropped: tuple[str, ...]
+    one: PassOne
+    info: dict[str, Any]
+
+    @property
+    def all_columns(self) -> bool:
+        """No fixed-effects column was dropped."""
+        return len(self.keep) == len(self.spec.x_names)
+
+
+def design_passes(
     formula: str,
     data: Any,
     *,
-    raw: bool = False,
     missing: str = "drop",
     split_every: int = SPLIT_EVERY,
-) -> tuple[ReducedModel, dict[str, Any]]:
-    """The passes over the data: the reduced model and what the results need.
-
-    ``raw``: statistics of the unconditioned arrays (the regularized mode's numeric
-    ``alpha``); otherwise of the arrays conditioned as the in-memory fit does.
-    """
+    extra: tuple[str, ...] = (),
+) -> DesignPlan:
+    """Passes 0 and 1 (and the rank pass): the recipe every partition rebuilds its
+    design with.  ``extra``: further columns whose missing values drop a row (an
+    offset column)."""
     if missing not in ("drop", "raise"):
         raise DataError(f"missing must be 'drop' or 'raise', got {missing!r}")
     ddf = as_dask_frame(data)
     plan = column_plan(formula, ddf.columns)
-    used = plan.used
+    absent = [c for c in extra if c not in ddf.columns]
+    if absent:
+        raise DataError(f"column(s) {', '.join(map(repr, absent))} not found in the data")
+    used = plan.used + tuple(c for c in extra if c not in plan.used)
     ddf = _known_categories(ddf[list(used)], used)
     info: dict[str, Any] = {"npartitions": int(ddf.npartitions), "wall": {}}
     wall = info["wall"]
@@ -277,6 +315,28 @@ def reduce_model(
             RankDeficiencyWarning,
         )
     x_names = [spec.x_names[i] for i in keep]
+    return DesignPlan(ddf, used, dtypes, spec, keep, x_names, dropped, one, info)
+
+
+def reduce_model(
+    formula: str,
+    data: Any,
+    *,
+    raw: bool = False,
+    missing: str = "drop",
+    split_every: int = SPLIT_EVERY,
+) -> tuple[ReducedModel, dict[str, Any]]:
+    """The passes over the data: the reduced model and what the results need.
+
+    ``raw``: statistics of the unconditioned arrays (the regularized mode's numeric
+    ``alpha``); otherwise of the arrays conditioned as the in-memory fit does.
+    """
+    dp = design_passes(formula, data, missing=missing, split_every=split_every)
+    ddf, used, dtypes, spec, keep, one = dp.ddf, dp.used, dp.dtypes, dp.spec, dp.keep, dp.one
+    x_names, dropped, info = dp.x_names, dp.dropped, dp.info
+    wall = info["wall"]
+    xm = one.x
+    p_all = xm.width
     shared = tuple(rs.expr == spec.parsed.fixed and not dropped for rs in spec.random)
     ks = [len(rs.names) for rs in spec.random]
     nlevels = [len(rs.grouping.levels) for rs in spec.random]

@@ -95,3 +95,40 @@ def predict_frame(ddf: Any, predictor: LinearPredictor) -> Any:
     """The predictions on a Dask DataFrame as a lazy Dask Series (float, same index)."""
     meta = pd.Series(np.zeros(0), name=predictor.name, index=ddf._meta.index[:0])
     return ddf.map_partitions(predictor, meta=meta)
+
+
+@dataclass(frozen=True)
+class GLMMPredictor(LinearPredictor):
+    """Partition -> GLMM predictions: the linear predictor plus the offset column, on
+    the response scale (``type="response"``) or the link scale (``"link"``); with
+    ``residuals`` the response residuals ``y - mu``.
+
+    Attributes
+    ----------
+    link:
+        The family's link (``linkinv`` gives the means).
+    offset_column:
+        The fit's ``offset=`` column (``None``: none).
+    type:
+        ``"response"`` or ``"link"``.
+    """
+
+    link: Any = None
+    offset_column: str | None = None
+    type: str = "response"
+
+    def __call__(self, part: pd.DataFrame) -> pd.Series:
+        if self.used is not None:
+            df = normalize_frame(part, self.used, self.dtypes)
+            bad, _ = missing_rows(df)
+            df = df.loc[~bad] if bad.any() else df
+        else:
+            df = strings_as_str(part)
+        base = LinearPredictor(self.spec, self.x_names, self.beta, self.b)
+        eta = base(df).to_numpy()  # df has no missing values: nothing more is dropped
+        if self.offset_column is not None:
+            eta = eta + df[self.offset_column].to_numpy(dtype=float)
+        values = eta if self.type == "link" and not self.residuals else self.link.linkinv(eta)
+        if self.residuals:
+            values = self.spec.rebuild(df, response=True).y - values
+        return pd.Series(values, index=df.index, name=self.name)

@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from ..exceptions import HierregError
+from ..results.glmm import GLMMResults
 from ..results.lmm import LMMResults
 from ..results.regularized import RegularizedResults
-from .predict import LinearPredictor, predict_frame
+from .predict import GLMMPredictor, LinearPredictor, predict_frame
 
 
 class OutOfCoreResults:
@@ -169,6 +171,113 @@ class DaskLMMResults(OutOfCoreResults, LMMResults):
 
 class DaskRegularizedResults(OutOfCoreResults, RegularizedResults):
     """The regularized mode fitted out of core (see the module docstring)."""
+
+
+class DaskGLMMResults(OutOfCoreResults, GLMMResults):
+    """A generalized linear mixed model fitted out of core (:mod:`.glmm`).
+
+    ``params``, ``bse`` (lme4's finite-difference Hessian by default), ``llf``,
+    ``aic``, ``bic``, ``theta``, ``varcorr()``, ``random_effects`` and ``summary()``
+    are the in-memory ones.  ``fittedvalues`` (means), ``linear_predictor``,
+    ``resid`` (response residuals) and ``predict()`` are lazy Dask Series; what
+    needs the rows again (profile and bootstrap intervals, simulation, other
+    residual types) raises.  ``scale_info["passes"]``: the row passes of the fit.
+    """
+
+    _offset_column: str | None = None
+
+    def _glmm_predictor(
+        self, include_random: bool = True, residuals: bool = False, type: str = "response"
+    ) -> GLMMPredictor:
+        return GLMMPredictor(
+            self._blocks.spec,
+            list(self.exog_names),
+            self._beta,
+            self._b if include_random else None,
+            used=self._used,
+            dtypes=self._dtypes,
+            residuals=residuals,
+            link=self._fam.link,
+            offset_column=self._offset_column,
+            type=type,
+        )
+
+    @property
+    def fittedvalues(self) -> Any:
+        """Fitted means with the random effects (a lazy Dask Series)."""
+        return predict_frame(self._frame, self._glmm_predictor())
+
+    @property
+    def linear_predictor(self) -> Any:
+        """The fitted linear predictor, offset included (a lazy Dask Series)."""
+        return predict_frame(self._frame, self._glmm_predictor(type="link")).rename("eta")
+
+    def residuals(self, type: str = "response") -> Any:
+        """Response residuals ``y - fitted`` (a lazy Dask Series); the other types need
+        the rows in memory."""
+        if type != "response":
+            raise self._needs_rows(f"residuals(type={type!r})")
+        return predict_frame(self._frame, self._glmm_predictor(residuals=True))
+
+    @property
+    def resid(self) -> Any:
+        return self.residuals("response")
+
+    @property
+    def resid_pearson(self) -> Any:
+        raise self._needs_rows("resid_pearson")
+
+    @property
+    def resid_deviance(self) -> Any:
+        raise self._needs_rows("resid_deviance")
+
+    def predict(
+        self,
+        newdata: Any = None,
+        include_random: bool = True,
+        offset: Any = None,
+        type: str = "response",
+    ) -> Any:
+        """Predictions (``type="response"`` means or ``"link"``): on the fitting data by
+        default and on a Dask DataFrame as lazy Dask Series, on a pandas frame as a
+        pandas Series.  Unseen levels get the population value; with an ``offset=``
+        column in the fit, ``newdata`` must have it."""
+        if type not in ("response", "link"):
+            raise HierregError(f"type must be 'response' or 'link', got {type!r}")
+        if offset is not None:
+            raise HierregError(
+                "offset= is not available for an out-of-core fit's predict(): the offset "
+                f"comes from the column {self._offset_column!r} of newdata"
+            )
+        pred = self._glmm_predictor(include_random, type=type)
+        if newdata is None:
+            return predict_frame(self._frame, pred).rename("predicted")
+        pred = replace(pred, used=None, dtypes=None)
+        if hasattr(newdata, "npartitions"):
+            return predict_frame(newdata, pred).rename("predicted")
+        frame = newdata if isinstance(newdata, pd.DataFrame) else pd.DataFrame(newdata)
+        return pred(frame).rename("predicted")
+
+    def _needs_rows(self, what: str) -> HierregError:
+        return HierregError(
+            f"{what} needs the rows in memory, which an out-of-core fit does not keep; "
+            "available: params, bse, cov_params, conf_int(method='wald'), llf/aic/bic, "
+            "theta, varcorr(), random_effects, summary(), lazy fittedvalues/resid/predict()"
+        )
+
+    def conf_int(self, alpha: float | None = None, *, method: str = "wald", **kwargs: Any):
+        if str(method).lower() != "wald":
+            raise self._needs_rows(f"conf_int(method={method!r})")
+        return super().conf_int(alpha, method=method, **kwargs)
+
+    def simulate(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("simulate()")
+
+    def bootstrap(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("bootstrap()")
+
+    def profile(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("profile()")
 
 
 def level_counts_by_group(spec: Any, counts: list[np.ndarray]) -> dict[str, pd.Series]:

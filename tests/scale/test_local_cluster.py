@@ -37,3 +37,19 @@ def test_fit_on_two_worker_processes(client):
     fv = ooc.fittedvalues.compute()  # lazy series computed on the cluster
     close(fv.loc[mem.fittedvalues.index], mem.fittedvalues)
     close(np.asarray(ooc.predict(ddf).compute()), mem.predict(df))
+
+
+def test_glmm_on_two_worker_processes(client):
+    # the partitions' arrays persist on the workers; every PIRLS pass runs there
+    from .test_dask_glmm import assert_same_glmm
+
+    df = hierreg.load_dataset("cbpp")
+    f = "cbind(incidence, size - incidence) ~ period + (1 | herd)"
+    mem = hierreg.fit(f, df, family="binomial")
+    ddf = to_dask(df, npartitions=4)
+    with distributed.get_task_stream(client) as ts:
+        ooc = hierreg.fit(f, ddf, family="binomial", cov="rx")
+    assert_same_glmm(hierreg.fit(f, df, family="binomial", cov="rx"), ooc)
+    assert abs(ooc.objective - mem.objective) <= 1e-8 * mem.objective
+    assert len({t["worker"] for t in ts.data}) == 2
+    close(ooc.fittedvalues.compute().to_numpy(), mem.fittedvalues.to_numpy())
