@@ -14,7 +14,13 @@ reset through ``/proc/self/clear_refs``, minus ``VmRSS`` before it).  Tools:
 - ``hierreg``: the core (``LMMProblem`` + ``fit``) on arrays; ``--phases setup,eval,grad``
   also time the cross-products, one deviance and one deviance + gradient;
 - ``hierreg_formula``: ``hierreg.fit`` from the formula on a DataFrame;
-- ``mixedlm``: ``mixedlm.lmer`` (benchmark only), default control.
+- ``mixedlm``: ``mixedlm.lmer`` (benchmark only), default control;
+- ``statsmodels``: ``statsmodels`` ``MixedLM`` (REML) with the crossed factors as variance
+  components of one group (``vc_formula``).  Its formula interface builds the dense
+  ``n x (La + Lb)`` design of the variance components, so it is run only when that
+  design fits in the available memory; otherwise the result records why not.  Its
+  objective is compared on our REML criterion: ours at its ``theta =
+  sqrt(vcomp / scale)`` (the same function, so the constants agree).
 
 Example::
 
@@ -65,6 +71,14 @@ def _kb(field):
         for line in fh:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
+    return -1
+
+
+def _meminfo(field):
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
     return -1
 
 
@@ -135,6 +149,43 @@ def worker(args) -> dict:
         with Phase() as ph:
             r = hierreg.fit("y ~ 1 + x + (1 | a) + (1 | b)", df, method="reml")
         res["fit"] = dict(ph.out, objective=r.reml_criterion, nfev=r.estimate.nfev)
+    elif args.tool == "statsmodels":
+        import pandas as pd
+        import statsmodels.api as sm
+
+        design = 8.0 * n * (args.La + args.Lb)  # the dense variance-component design
+        avail = _meminfo("MemAvailable")
+        if 3 * design > avail:
+            res["fit"] = {
+                "infeasible": (
+                    f"statsmodels MixedLM builds the dense {n:,} x {args.La + args.Lb:,} "
+                    f"variance-component design ({design / 1e9:.0f} GB, several copies); "
+                    f"{avail / 1e9:.0f} GB available"
+                )
+            }
+        else:
+            df = pd.DataFrame({"y": y, "x": X[:, 1], "a": a, "b": b, "g": np.ones(n)})
+            with Phase() as ph:
+                md = sm.MixedLM.from_formula(
+                    "y ~ 1 + x",
+                    groups="g",
+                    re_formula="0",
+                    vc_formula={"a": "0 + C(a)", "b": "0 + C(b)"},
+                    data=df,
+                )
+                r = md.fit(reml=True)
+            th_sm = np.sqrt(np.asarray(r.vcomp) / r.scale)
+            from hierreg_formula.core.lmm import LMMProblem
+            from hierreg_formula.core.structure import TermArrays
+
+            ones = np.ones((n, 1))
+            prob = LMMProblem(X, y, [TermArrays(a, args.La, ones), TermArrays(b, args.Lb, ones)])
+            res["fit"] = dict(
+                ph.out,
+                theta=th_sm.tolist(),
+                objective=float(prob.deviance(th_sm)),  # our REML criterion at its estimate
+                converged=bool(r.converged),
+            )
     elif args.tool == "mixedlm":
         import mixedlm
         import pandas as pd

@@ -113,6 +113,10 @@ def test_a_cycle_is_detected():
         ("hierreg_formula.plots", "hierreg_formula.compare"),
         ("hierreg_formula.results", "hierreg_formula.models"),
         ("hierreg_formula.compare", "hierreg_formula.models"),
+        ("hierreg_formula.inference", "hierreg_formula.results"),
+        ("hierreg_formula.inference", "hierreg_formula.models"),
+        ("hierreg_formula.inference", "hierreg_formula.formula"),
+        ("hierreg_formula.core", "hierreg_formula.inference"),
     ],
 )
 def test_layers(lower, upper):

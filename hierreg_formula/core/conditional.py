@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 
+from . import restdense as rd
 from .pls import PLSFactor, _as_level_blocks, tri_solve_blocks
 from .structure import TermArrays, z_matrix
 
@@ -73,10 +73,10 @@ def prediction_variance(
         U = sp.csr_matrix((w.ravel(), (rows, cols)), shape=(L1 * k1, m))
         rr = rr - np.asarray((f.lam_rest.T @ (cp.C @ U)).todense())
         # the rest block, then X: [[Lrr, 0], [V_X', L_X]] v2 = [rr; rx]
-        v2r = sla.solve_triangular(f.Lrr, rr, lower=True, check_finite=False)
+        v2r = rd.tri_solve(f.Lrr, rr)
         var = var + np.einsum("im,im->m", v2r, v2r)
         rx = rx - (f.V[:, :p].T @ v2r).T
     if p:
-        v2x = sla.solve_triangular(f.LX[:p, :p], rx.T, lower=True, check_finite=False)
+        v2x = rd.tri_solve(f.LX[:p, :p], rx.T)
         var = var + np.einsum("im,im->m", v2x, v2x)
     return var

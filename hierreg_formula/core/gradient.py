@@ -34,8 +34,11 @@ Example
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
+from . import restdense as rd
 from .pls import PLSFactor, tri_solve_blocks
+from .structure import split_by_term
 
 
 def scalar_gradient(
@@ -95,45 +98,147 @@ def scalar_gradient(
     return g
 
 
-def single_term_gradient(f: PLSFactor, factor: np.ndarray, reml: bool) -> np.ndarray:
-    """Gradient of the profiled deviance for a model with ONE (vector-valued) term.
+def residual_crossproducts(f: PLSFactor, b: list[np.ndarray], beta: np.ndarray) -> list[np.ndarray]:
+    """``Z_i' r`` per term as ``(L_i, k_i)`` arrays, ``r = y - X beta - Z b`` (cross-products only).
 
-    With ``A_l = T'D_l T + I``, ``B_l = P_l' T`` (``P_l = Z_l'X``) and
-    ``S = X'X - sum_l B_l A_l^{-1} B_l'``, ``log|M| = sum_l log|A_l| + log|S|``; for
-    ``dT/dtheta_j = e_r e_c'`` each trace reduces to entry ``[c, r]`` of
-
-        sum_l  A_l^{-1} T'D_l  -  A_l^{-1} B_l' S^{-1} P_l'  +  W_l T'D_l,
-        W_l = A_l^{-1} B_l' S^{-1} B_l A_l^{-1}   (twice, by symmetry),
-
-    and ``d pwrss / d theta_j = -2 sum_l (Z_l' r)[r] u_l[c]`` with
-    ``Z_l' r = Z_l'y - P_l beta - D_l T u_l``.  All batched over the levels.
+    ``Z'Z b`` splits into the first term's block-diagonal part ``D1``, the crossed part
+    ``C`` (rest x first) and the rest's ``R``.
     """
     cp = f.cp
-    n, p = cp.n, cp.p
-    T = np.asarray(factor, dtype=float)
-    k = T.shape[0]
-    L11 = f.L11
-    eye = np.broadcast_to(np.eye(k), L11.shape)
-    Linv = tri_solve_blocks(L11, eye)
-    Ai = np.swapaxes(Linv, 1, 2) @ Linv  # (L, k, k)
-    D = cp.D1
-    TtD = T.T @ D  # (L, k, k)
-    F = Ai @ TtD
-    if reml and p:
-        P = cp.P1[:, :, :p]  # (L, k, p) = Z_l'X
-        LSx = f.LS[:p, :p]
-        Sinv = np.linalg.inv(LSx @ LSx.T)
-        Bt = np.swapaxes(T, 0, 1) @ P  # (L, k, p) = B_l'
-        AiBt = Ai @ Bt  # (L, k, p)
-        F = F - AiBt @ Sinv @ np.swapaxes(P, 1, 2)
-        W = AiBt @ Sinv @ np.swapaxes(AiBt, 1, 2)
-        F = F + W @ TtD
-    dlogdet = 2.0 * F.sum(axis=0).T  # entry [r, c] for d/dT[r, c]
-    u, _, beta = f.solution()
-    u1 = u.reshape(-1, k)
-    Ztr = cp.P1[:, :, -1] - cp.P1[:, :, :p] @ beta - np.einsum("lab,bc,lc->la", D, T, u1)
-    dpw = -2.0 * np.einsum("la,lb->ab", Ztr, u1)  # [r, c]
-    mult = (n - p) if reml else n
-    G = dlogdet + (mult / f.pwrss) * dpw
-    cols, rows = np.triu_indices(k)
-    return G[rows, cols]
+    p = cp.p
+    t1 = cp.terms[0]
+    b1 = b[0]
+    out1 = cp.P1[:, :, p] - cp.P1[:, :, :p] @ beta - np.einsum("lab,lb->la", cp.D1, b1)
+    outs = [out1]
+    if cp.C is not None:
+        br = np.concatenate([x.ravel() for x in b[1:]])
+        out1 -= np.asarray(cp.C.T @ br).reshape(t1.nlevels, t1.k)
+        rr = cp.RXY[:, p] - cp.RXY[:, :p] @ beta - cp.C @ b1.ravel() - cp.R @ br
+        off = cp.rest_offsets
+        for j, t in enumerate(cp.terms[1:]):
+            outs.append(rr[off[j] : off[j + 1]].reshape(t.nlevels, t.k))
+    return outs
+
+
+def _padded_rows(M: sp.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices and values of each row of ``M``, padded to the longest row."""
+    M = sp.csr_matrix(M)
+    counts = np.diff(M.indptr)
+    width = int(counts.max()) if len(counts) else 0
+    idx = np.zeros((M.shape[0], max(width, 1)), dtype=np.int64)
+    val = np.zeros((M.shape[0], max(width, 1)))
+    pos = np.arange(M.nnz) - np.repeat(M.indptr[:-1], counts)
+    rows = np.repeat(np.arange(M.shape[0]), counts)
+    idx[rows, pos] = M.indices
+    val[rows, pos] = M.data
+    return idx, val
+
+
+def _gather_rows(flat: np.ndarray, q: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``B[rows, cols]`` of the Fortran-ordered ``q x q`` buffer seen as ``flat``."""
+    return flat[np.asarray(cols, np.int64) * q + rows]
+
+
+def vector_gradient(f: PLSFactor, factors: list[np.ndarray], reml: bool) -> np.ndarray:
+    """Gradient of the (RE)ML profiled deviance for any terms, valid on the boundary.
+
+    With ``Gt = [Z Lambda, X]`` and ``M = Gt'Gt + diag(I, 0)`` (``A`` for ML),
+    ``d log|M| = 2 tr(W dLambda)`` with ``W = (M^{-1} Gt'Z)`` restricted to the ``u``
+    rows; only ``W``'s diagonal level blocks enter (``dLambda`` is block diagonal), so
+    ``d log|M| / dT_rc = 2 sum_l (W_ll)_{cr}`` for term ``i``.  Through the blocked
+    factor ``[[L11, 0], [N, L_S]]`` and ``S^{-1} = (L_S L_S')^{-1}`` (rest terms, ``X``):
+
+    - first term, level ``l``: ``W_ll = V_l T'D_l - A_l^{-1} T' J_l`` with
+      ``A_l = T'D_l T + I``, ``J_l = K_l' S^{-1} K_l``, ``K_l = [Lambda_r'C_l; X'Z_l]`` and
+      ``V_l = A_l^{-1} + A_l^{-1} T' J_l T A_l^{-1}`` (the level's block of ``M^{-1}``);
+    - rest terms: the diagonal level blocks of ``S^{-1}_{r.} [Lambda_r'(R - C W C');
+      (Z_r'X - C W Z_1'X)']`` (``W = Lambda_1 A_11^{-1} Lambda_1'``, the fill-in's weights).
+
+    No ``T^{-1}`` appears, so a singular ``T`` (a variance on its bound) is fine.  By the
+    envelope theorem ``d pwrss / dT_rc = -2 sum_l (Z_i'r)_{l r} u_{l c}`` with ``Z'r``
+    from the cross-products.
+
+    The inverse of the rest block is formed in the factor's own buffer (the lean dense
+    path: no other ``q x q`` array), so ``f`` must not be used afterwards; everything the
+    rest terms need is read on the slots of the block's sparsity pattern (``O(nnz k)``).
+    """
+    cp = f.cp
+    n = cp.n
+    p = cp.p if reml else 0
+    q = cp.q_rest
+    t1 = cp.terms[0]
+    L1, k1 = t1.nlevels, t1.k
+    T1 = np.asarray(factors[0], dtype=float)
+    # the solution reads the factor: before the buffer becomes the inverse
+    u, b, beta = f.solution()
+    u_terms = split_by_term(u, cp.terms)
+    ztr = residual_crossproducts(f, split_by_term(b, cp.terms), beta)
+    pwrss = f.pwrss
+    eye = np.broadcast_to(np.eye(k1), f.L11.shape)
+    Linv = tri_solve_blocks(f.L11, eye)
+    Ainv = np.swapaxes(Linv, 1, 2) @ Linv  # A_l^{-1}
+    M1 = f.M1 if q else None
+    J = np.zeros((L1, k1, k1))
+    S_W_rest: list[np.ndarray] = []
+    if q or p:
+        inv = f.rest_inverse(include_x=reml, overwrite=True)
+        P1X = cp.P1[:, :, :p]  # (L1, k1, p): Z_1'X per level
+        if q:
+            rb = cp.rest
+            pat = rb.pattern
+            inv.complete()  # buf: the whole symmetric M^{-1}_rr
+            flat = rd.flat_view(inv.buf)
+            rx = inv.rx
+            # buf <- M^{-1}_rr Lambda_r' (columns only)
+            rd.apply_blocks(inv.buf, f.rest_blocks, cp.rest_offsets, transpose=False, right=True)
+            lidx, lval = _padded_rows(f.lam_rest)
+            # Q = Lambda_r M^{-1}_rr Lambda_r' on the pattern's slots: J_l = (C'QC)_ll
+            Qs = np.zeros(pat.nnz)
+            for e in range(lidx.shape[1]):  # the few columns of a Lambda row
+                Qs += lval[pat.rows, e] * _gather_rows(flat, q, lidx[pat.rows, e], pat.cols)
+            J += rb.level_sums(Qs, L1)
+            if p:
+                Pc = np.asarray(cp.C.T @ np.asarray(f.lam_rest @ rx)).reshape(L1, k1, p)
+                cross = Pc @ np.swapaxes(P1X, 1, 2)
+                J += cross + np.swapaxes(cross, 1, 2)
+            # rest terms: diagonal level blocks of (M^{-1}_rr Lambda_r') P + M^{-1}_rx B'
+            # with P = R - C W C' (symmetric, on the pattern) and B' = Z_r'X - C W Z_1'X
+            Wfill = M1 @ np.swapaxes(M1, 1, 2)
+            P = rb.R_slots - rb.fill(Wfill)
+            off_mask = pat.offdiag
+            prow = np.concatenate([pat.rows, pat.cols[off_mask]]).astype(np.int64)
+            pcol = np.concatenate([pat.cols, pat.rows[off_mask]]).astype(np.int64)
+            pval = np.concatenate([P, P[off_mask]])
+            if p:
+                cwp = np.asarray(cp.C @ (Wfill @ P1X).reshape(-1, p))  # C W Z_1'X
+                Bt = cp.RXY[:, :p] - cwp  # (q, p)
+            offs = cp.rest_offsets
+            for j, t in enumerate(cp.terms[1:]):  # the few rest terms
+                o0, o1, k = int(offs[j]), int(offs[j + 1]), t.k
+                sel = (pcol >= o0) & (pcol < o1)
+                c, r, v = pcol[sel], prow[sel], pval[sel]
+                base = o0 + ((c - o0) // k) * k
+                fpos = (c - o0) % k
+                SW = np.zeros((k, k))
+                for e in range(k):  # rows of the level block
+                    contrib = _gather_rows(flat, q, base + e, r) * v
+                    SW[e] = np.bincount(fpos, weights=contrib, minlength=k)
+                if p:
+                    cols_ = o0 + np.arange(t.nlevels)[:, None] * k + np.arange(k)  # (L, k)
+                    # sum_l rx[l e] . Bt[l f]
+                    SW += np.einsum("lea,lfa->ef", rx[cols_], Bt[cols_])
+                S_W_rest.append(SW)
+        if p:
+            J += P1X @ inv.xx @ np.swapaxes(P1X, 1, 2)
+    TtJ = T1.T @ J  # (L1, k1, k1)
+    V1 = Ainv + Ainv @ TtJ @ T1 @ Ainv
+    W1 = V1 @ (T1.T @ cp.D1) - Ainv @ TtJ
+    S_W = [W1.sum(axis=0), *S_W_rest]
+    mult = (n - cp.p) if reml else n
+    scale = mult / pwrss
+    grads = []
+    for t, SW, zr, ut in zip(cp.terms, S_W, ztr, u_terms, strict=True):
+        G = 2.0 * SW.T - 2.0 * scale * (zr.T @ ut)  # [r, c]
+        cols, rows_ = np.triu_indices(t.k)
+        grads.append(G[rows_, cols])
+    return np.concatenate(grads)

@@ -163,12 +163,12 @@ class PLSFactor:
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
         p = self.cp.p
         LXx = self.LX[:p, :p]
-        beta = sla.solve_triangular(LXx, self.LX[p, :p], lower=True, trans="T", check_finite=False)
+        beta = rd.tri_solve(LXx, self.LX[p, :p], trans=True)
         # term 1: L11' u1 = c1 - (G' u_rest + H_X beta), per level
         c = self.H[:, :, -1] - self.H[:, :, :-1] @ beta
         if self.has_rest:
             rhs = self.V[:, p] - self.V[:, :p] @ beta
-            ur = sla.solve_triangular(self.Lrr, rhs, lower=True, trans="T", check_finite=False)
+            ur = rd.tri_solve(self.Lrr, rhs, trans=True)
             # G' u_r = blockdiag(M1') C' Lambda_r u_r, without forming G
             v = np.asarray(self.cp.C.T @ (self.lam_rest @ ur)).reshape(c.shape)
             c = c - np.einsum("lab,la->lb", self.M1, v)
@@ -214,12 +214,10 @@ class PLSFactor:
         Y = np.zeros((q, p))
         if p:
             LXx = self.LX[:p, :p]
-            Li = sla.solve_triangular(LXx, np.eye(p), lower=True, check_finite=False)
+            Li = rd.tri_solve(LXx, np.eye(p))
             Phi_inv = Li.T @ Li  # (S_xx - S_xr S^{-1} S_rx)^{-1}
             if q:
-                Y = sla.solve_triangular(
-                    self.Lrr, self.V[:, :p], lower=True, trans="T", check_finite=False
-                )  # S^{-1} S_rx'
+                Y = rd.tri_solve(self.Lrr, self.V[:, :p], trans=True)  # S^{-1} S_rx'
         else:
             Phi_inv = np.zeros((0, 0))
         buf = self.Lrr if overwrite else np.array(self.Lrr, order="F")
@@ -386,7 +384,7 @@ def _bordered_cholesky(S: np.ndarray) -> np.ndarray:
         raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
     L = np.zeros_like(S)
     L[:-1, :-1] = sla.cholesky(S[:-1, :-1], lower=True, check_finite=False)
-    row = sla.solve_triangular(L[:-1, :-1], S[:-1, -1], lower=True, check_finite=False)
+    row = rd.tri_solve(L[:-1, :-1], S[:-1, -1])
     L[-1, :-1] = row
     L[-1, -1] = np.sqrt(max(S[-1, -1] - row @ row, 0.0))
     return L
@@ -471,8 +469,6 @@ def factorize(
         lam_rest = sp.block_diag([_blockdiag(b) for b in full], format="csr")
         Srx = np.asarray(lam_rest.T @ Srx)
     rd.factor_in_place(buf)
-    V, info = lapack.dtrtrs(buf, Srx, lower=1)
-    if info != 0:  # pragma: no cover - the factor has a positive diagonal
-        raise np.linalg.LinAlgError(f"dtrtrs failed ({info})")
+    V = rd.tri_solve(buf, Srx)  # the factor has a positive diagonal
     LX = _bordered_cholesky(S_xy - V.T @ V)
     return PLSFactor(cp, L11, H, buf, V, LX, lam1, lam_rest, rest_blocks)

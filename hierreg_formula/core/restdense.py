@@ -57,9 +57,34 @@ def factor_in_place(buf: np.ndarray) -> np.ndarray:
     return buf
 
 
+#: below this order the inverse comes from triangular solves (``dtrsm``) rather than
+#: ``dpotri``: OpenBLAS's threaded ``dtrtri`` / ``dtrtrs`` can take milliseconds on tiny
+#: matrices when the cores are busy, ``dtrsm`` does not
+SMALL_INVERSE = 512
+
+
+def tri_solve(L: np.ndarray, B: np.ndarray, trans: bool = False) -> np.ndarray:
+    """``L^{-1} B`` (or ``L^{-T} B``) for a lower-triangular ``L`` (its upper triangle is
+    not read); ``B`` a vector or a matrix.  BLAS ``dtrsm`` (no singularity check)."""
+    B2 = np.asarray(B, dtype=float)
+    vec = B2.ndim == 1
+    if vec:
+        B2 = B2[:, None]
+    if L.shape[0] == 0 or B2.shape[1] == 0:
+        out = B2.copy()
+    else:
+        out = blas.dtrsm(1.0, L, B2, lower=1, trans_a=int(trans))
+    return out[:, 0] if vec else out
+
+
 def invert_in_place(buf: np.ndarray) -> None:
     """``(L L')^{-1}`` from the lower factor ``L`` in ``buf``, in place (lower triangle)."""
-    if buf.shape[0] == 0:
+    q = buf.shape[0]
+    if q == 0:
+        return
+    if q <= SMALL_INVERSE:
+        Li = blas.dtrsm(1.0, buf, np.eye(q), lower=1)
+        buf[...] = Li.T @ Li
         return
     inv, info = lapack.dpotri(buf, lower=1, overwrite_c=1)
     if info != 0:
@@ -93,9 +118,14 @@ def rank_update(buf: np.ndarray, A: np.ndarray, B: np.ndarray) -> None:
 
 
 def apply_blocks(
-    buf: np.ndarray, blocks: Sequence[np.ndarray], offsets: np.ndarray, transpose: bool
+    buf: np.ndarray,
+    blocks: Sequence[np.ndarray],
+    offsets: np.ndarray,
+    transpose: bool,
+    right: bool = False,
 ) -> None:
-    """``buf <- Lambda' buf Lambda`` (``transpose``) or ``Lambda buf Lambda'``, in place.
+    """``buf <- Lambda' buf Lambda`` (``transpose``) or ``Lambda buf Lambda'``, in place;
+    with ``right`` only the product on the right (``buf Lambda`` or ``buf Lambda'``).
 
     ``Lambda`` is block diagonal: term ``j`` covers ``offsets[j]:offsets[j + 1]`` with a
     ``(k, k)`` block shared by its levels or an ``(L, k, k)`` stack.
@@ -108,7 +138,8 @@ def apply_blocks(
         A = np.swapaxes(T, -1, -2) if transpose else T  # per level: Lambda_l' or Lambda_l
         if k == 1 and T.ndim == 2:  # a shared scalar
             Bt[o0:o1, :] *= A[0, 0]
-            Bt[:, o0:o1] *= A[0, 0]
+            if not right:
+                Bt[:, o0:o1] *= A[0, 0]
             continue
         L = (o1 - o0) // k
         step = _step(q, k)
@@ -119,6 +150,8 @@ def apply_blocks(
             # columns of buf (rows of Bt): Bt_l <- A_l Bt_l
             V = Bt[c0:c1, :].reshape(l1 - l0, k, q)
             Bt[c0:c1, :] = np.matmul(Al, V).reshape(c1 - c0, q)
+            if right:
+                continue
             # rows of buf (columns of Bt): Bt[:, l] <- Bt[:, l] A_l'
             U = Bt[:, c0:c1].reshape(q, l1 - l0, k)
             if Al.ndim == 2:

@@ -40,6 +40,7 @@ import math
 import numpy as np
 from scipy.linalg import lapack
 
+from . import restdense as rd
 from .pls import chol_blocks, tri_solve_blocks
 from .structure import CrossProducts
 
@@ -169,7 +170,7 @@ class SingleTermDeviance:
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The deviance and its gradient in ``theta`` (the derivation of
-        :func:`~.gradient.single_term_gradient`, batched over the levels in a few
+        :func:`~.gradient.vector_gradient` for one term, batched over the levels in a few
         products, with nothing recomputed that does not depend on ``theta``)."""
         p, m = self.p, self.p + 1
         T = self._factor(theta)
@@ -194,14 +195,14 @@ class SingleTermDeviance:
         ldRX = 2.0 * float(np.log(d[:p]).sum())
         dev = self._deviance(ldL, ldRX, pwrss)
         LXx = LX[:p, :p]
-        beta = lapack.dtrtrs(LXx, LX[p, :p], lower=1, trans=1)[0] if p else np.zeros(0)
+        beta = rd.tri_solve(LXx, LX[p, :p], trans=True) if p else np.zeros(0)
         u = AiTtP @ np.append(-beta, 1.0)  # (L, k): A_l^{-1} T'(Z_l'y - Z_l'X beta)
         # d log|M|: sum_l (A_l^{-1} + W_l) T'D_l - A_l^{-1} B_l' S_X^{-1} P_l'
         V = Ai
         F = np.zeros((self.k, self.k))
         if self.reml and p:
-            Sx = lapack.dpotri(np.array(LXx, order="F"), lower=1)[0]
-            Sx = np.tril(Sx) + np.tril(Sx, -1).T  # (S_xx - ...)^{-1}
+            Li = rd.tri_solve(LXx, np.eye(p))
+            Sx = Li.T @ Li  # (S_xx - ...)^{-1}
             AiBt = AiTtP[:, :, :p]
             Q = AiBt @ Sx  # (L, k, p)
             V = Ai + np.matmul(Q, np.swapaxes(AiBt, 1, 2))

@@ -7,11 +7,10 @@ prior weights ``w`` and an offset are folded in once (rows multiplied by
 unweighted one, ``y ~ N(X beta, sigma^2 (I + Z Lambda Lambda' Z'))``.
 
 It caches what does not depend on ``theta``: the sparse ``Z`` (caller's term
-order), ``Z'Z``, ``Z'X``, ``Z'y`` and the core's cross-products.  The core
-(:func:`~hierreg_formula.core.structure.cross_products`) is always called with
-the terms already sorted by decreasing number of levels (stable), so its first
-term is the block-diagonal one and it never has to permute them; ``theta`` is
-permuted accordingly here (:meth:`ModelArrays.sorted_factors`).
+order), ``Z'Z``, ``Z'X``, ``Z'y`` and the core's cross-products.  The terms go to
+the core in the caller's order: the boundary (:func:`~hierreg_formula.models.prepare.prepare`)
+has already put them in lme4's order (most levels first, so the core's first,
+block-diagonal term is the largest), and nothing here permutes them.
 
 Example
 -------
@@ -43,11 +42,6 @@ from ..core.lmm import profiled_deviance
 from ..core.pls import PLSFactor, factorize
 from ..core.structure import CrossProducts, TermArrays, cross_products, z_matrix
 from ..core.theta import ThetaMap
-
-
-def sorted_term_order(nlevels: Sequence[int]) -> tuple[int, ...]:
-    """Indices of the terms by decreasing number of levels (stable for ties)."""
-    return tuple(sorted(range(len(nlevels)), key=lambda i: -nlevels[i]))
 
 
 def level_blocks(T: np.ndarray, nlevels: int) -> sp.csr_matrix:
@@ -207,23 +201,14 @@ class ModelArrays:
         return float(self.resid @ self.resid)
 
     @functools.cached_property
-    def order(self) -> tuple[int, ...]:
-        """Term order handed to the core: decreasing number of levels."""
-        return sorted_term_order(self.nlevels)
-
-    @functools.cached_property
     def cp(self) -> CrossProducts:
-        """The core's cross-products of the sorted terms (computed once)."""
-        return cross_products(self.X, self.y, [self.terms[i] for i in self.order])
+        """The core's cross-products of the terms (computed once)."""
+        return cross_products(self.X, self.y, list(self.terms))
 
     # ------------------------------------------------------------ theta maps
     def factors(self, theta: np.ndarray) -> list[np.ndarray]:
         """Relative covariance factors ``T_i`` per term (caller's order)."""
         return self.tmap.factors(np.asarray(theta, dtype=float))
-
-    def sorted_factors(self, theta: np.ndarray) -> list[np.ndarray]:
-        fs = self.factors(theta)
-        return [fs[i] for i in self.order]
 
     def lambda_matrix(self, theta: np.ndarray) -> sp.csr_matrix:
         """Sparse block-diagonal ``Lambda`` (caller's order, level-major columns)."""
@@ -238,7 +223,7 @@ class ModelArrays:
     # ---------------------------------------------------- factor and deviance
     def factor(self, theta: np.ndarray, cp: CrossProducts | None = None) -> PLSFactor:
         """The core's PLS factor at ``theta`` (optionally on other cross-products)."""
-        return factorize(self.cp if cp is None else cp, self.sorted_factors(theta))
+        return factorize(self.cp if cp is None else cp, self.factors(theta))
 
     def deviance(self, theta: np.ndarray, reml: bool, cp: CrossProducts | None = None) -> float:
         """The (RE)ML profiled deviance (without the constant ``-sum(log w)``)."""

@@ -354,10 +354,9 @@ class Profiler:
                         )
                     )
                 except ValueError:
-                    # re-evaluated at the ends (other starting points for the inner fits)
-                    # zeta - target kept its sign by round-off: the bracket is already
-                    # within it, so the closer end is the answer
-                    return a if abs(za) < abs(zb) else b
+                    # re-evaluated ends disagree in sign by round-off of the inner fits:
+                    # the crossing is within their noise, interpolate it
+                    return float(a + (b - a) * za / (za - zb))
             if x == edge:
                 return edge
             # secant step on the last two points towards the target, capped

@@ -26,8 +26,9 @@ computed from the "block Gram" tensor of :func:`block_gram` (one GEMM per pair
 of terms).  Memory: three or four dense ``q x q`` arrays; :func:`check_dense_size`
 refuses sizes beyond a limit with the estimated cost instead of running for an hour.
 
-Internally the ``q`` columns are in the sorted term order (most levels first);
-:attr:`MarginalQuantities.slices` gives each (caller's) term's columns.
+The ``q`` columns are in the caller's term order (lme4's, most levels first, as
+the boundary hands them over); :attr:`MarginalQuantities.slices` gives each term's
+columns.
 
 Example
 -------
@@ -102,7 +103,7 @@ def symmetric_inverse(A: np.ndarray) -> np.ndarray:
 def _lam_left(
     Tmats: list[np.ndarray], slices: list[slice], ks: list[int], M: np.ndarray, trans: bool
 ) -> np.ndarray:
-    """``Lambda M`` (or ``Lambda' M``) for dense ``M`` with the sorted term order."""
+    """``Lambda M`` (or ``Lambda' M``) for dense ``M`` (columns in the terms' order)."""
     if all(k == 1 for k in ks):  # diagonal Lambda
         d = np.concatenate(
             [np.full(sl.stop - sl.start, T[0, 0]) for T, sl in zip(Tmats, slices, strict=True)]
@@ -143,47 +144,36 @@ def _lam_sandwich(
 class MarginalQuantities:
     """Dense q-space quantities at ``theta``.
 
-    ``theta`` is in the problem's (caller's) term order; the ``q`` columns are in
-    the sorted order, term ``a`` (caller's index) occupying :attr:`slices` ``[a]``.
+    ``theta`` and the ``q`` columns are in the problem's (caller's) term order, term
+    ``a`` occupying :attr:`slices` ``[a]``.
     """
 
     def __init__(self, problem: ModelArrays, theta: np.ndarray, max_q: int | None = None) -> None:
         self.problem = problem
         self.theta = np.asarray(theta, dtype=float)
-        order = problem.order
-        terms = [problem.terms[i] for i in order]
+        terms = list(problem.terms)
         check_dense_size(
             problem.q, "the dense marginal-covariance computation", max_q, problem.q - terms[0].q
         )
-        # column permutation caller -> sorted
         off = problem.offsets
-        perm = np.concatenate([np.arange(off[i], off[i + 1]) for i in order])
-        self.perm = perm
-        sizes = [t.q for t in terms]
-        soff = np.concatenate([[0], np.cumsum(sizes)]).astype(int)
-        self.slices: list[slice] = [slice(0, 0)] * len(order)
-        for j, i in enumerate(order):
-            self.slices[i] = slice(int(soff[j]), int(soff[j + 1]))
-        self._sorted_slices = [slice(int(soff[j]), int(soff[j + 1])) for j in range(len(order))]
-        self._sorted_ks = [t.k for t in terms]
-        self._sorted_T = [problem.factors(self.theta)[i] for i in order]
-        self.S = problem.ZtZ[perm][:, perm].tocsr()
-        self.B = problem.ZtX[perm]
-        self.c = problem.Ztr[perm]  # Z'r, r = y - X gamma (see ModelArrays.ols)
+        self.slices: list[slice] = [slice(int(off[i]), int(off[i + 1])) for i in range(len(terms))]
+        self._ks = [t.k for t in terms]
+        self._T = problem.factors(self.theta)
+        self.S = problem.ZtZ.tocsr()
+        self.B = problem.ZtX
+        self.c = problem.Ztr  # Z'r, r = y - X gamma (see ModelArrays.ols)
         self.Lam = sp.block_diag(
-            [level_blocks(T, t.nlevels) for T, t in zip(self._sorted_T, terms, strict=True)],
+            [level_blocks(T, t.nlevels) for T, t in zip(self._T, terms, strict=True)],
             format="csr",
         )
-        A = _lam_sandwich(
-            self._sorted_T, self._sorted_slices, self._sorted_ks, self.S.toarray(), True, True
-        )
+        A = _lam_sandwich(self._T, self.slices, self._ks, self.S.toarray(), True, True)
         A[np.diag_indices_from(A)] += 1.0
         self.Ainv = self._block_inverse(A, terms)
         del A
         # fast path: Lambda well invertible
         sdiag = self.S.diagonal()
         tdiag = np.concatenate(
-            [np.tile(np.diag(T), t.nlevels) for T, t in zip(self._sorted_T, terms, strict=True)]
+            [np.tile(np.diag(T), t.nlevels) for T, t in zip(self._T, terms, strict=True)]
         )
         self.fast = bool(np.all(tdiag * tdiag * sdiag >= FAST_PATH_MIN))
 
@@ -217,18 +207,18 @@ class MarginalQuantities:
 
     # ---------------------------------------------------------------- basics
     def lam(self, M: np.ndarray, trans: bool = False) -> np.ndarray:
-        """``Lambda M`` or ``Lambda' M`` (sorted order)."""
-        return _lam_left(self._sorted_T, self._sorted_slices, self._sorted_ks, M, trans)
+        """``Lambda M`` or ``Lambda' M``."""
+        return _lam_left(self._T, self.slices, self._ks, M, trans)
 
     def lam_inv(self, M: np.ndarray, trans: bool = False) -> np.ndarray:
         """``Lambda^{-1} M`` or ``Lambda^{-T} M`` (fast path only)."""
-        inv = [np.linalg.inv(T) for T in self._sorted_T]
-        return _lam_left(inv, self._sorted_slices, self._sorted_ks, M, trans)
+        inv = [np.linalg.inv(T) for T in self._T]
+        return _lam_left(inv, self.slices, self._ks, M, trans)
 
     def lam_inv_sandwich(self, M: np.ndarray, overwrite: bool = False) -> np.ndarray:
         """``Lambda^{-T} M Lambda^{-1}`` (fast path only)."""
-        inv = [np.linalg.inv(T) for T in self._sorted_T]
-        return _lam_sandwich(inv, self._sorted_slices, self._sorted_ks, M, True, overwrite)
+        inv = [np.linalg.inv(T) for T in self._T]
+        return _lam_sandwich(inv, self.slices, self._ks, M, True, overwrite)
 
     @functools.cached_property
     def LtB(self) -> np.ndarray:
@@ -282,7 +272,7 @@ class MarginalQuantities:
 
     @functools.cached_property
     def ZPy(self) -> np.ndarray:
-        """``Z'P y = Z'V^{-1}(y - X beta)`` (sorted order)."""
+        """``Z'P y = Z'V^{-1}(y - X beta)``."""
         Zvy = self.c - self.S_lam(self.hc)
         return Zvy - self.U @ self.beta_r
 
@@ -300,7 +290,7 @@ class MarginalQuantities:
             W = -self.Ainv
             W[np.diag_indices_from(W)] += 1.0
             return self.lam_inv_sandwich(W, overwrite=True)
-        K = _lam_sandwich(self._sorted_T, self._sorted_slices, self._sorted_ks, self.Ainv, False)
+        K = _lam_sandwich(self._T, self.slices, self._ks, self.Ainv, False)
         SK = np.asarray(self.S @ K)
         return self.S.toarray() - np.asarray(self.S @ SK.T)
 
@@ -351,7 +341,7 @@ class MarginalQuantities:
 
     # --------------------------------------------------------- block helpers
     def per_term(self, v: np.ndarray) -> list[np.ndarray]:
-        """A sorted-order q-vector (or q x r array) split per caller's term as ``(L, k, ...)``."""
+        """A q-vector (or q x r array) split per term as ``(L, k, ...)``."""
         return [
             v[self.slices[a]].reshape(t.nlevels, t.k, *v.shape[1:])
             for a, t in enumerate(self.problem.terms)

@@ -9,8 +9,8 @@ another response only recomputes the cross-products that involve ``y``
 (``Z'y``, ``X'y``, ``y'y`` of the conditioned response, :func:`with_response`)
 before :meth:`~hierreg_formula.core.lmm.LMMProblem.from_cross_products`.
 
-The core is handed the terms sorted by decreasing number of levels (its first
-term is the block-diagonal one); estimates come back in the caller's order.
+The terms go to the core in the caller's order (the boundary has put them in
+lme4's order), so estimates need no reordering.
 
 Example
 -------
@@ -55,36 +55,6 @@ def with_response(cp: CrossProducts, zy: np.ndarray, xy: np.ndarray, yy: float) 
     return dataclasses.replace(cp, P1=P1, RXY=RXY, XYXY=XYXY)
 
 
-# ------------------------------------------------------------- theta orders
-def theta_to_sorted(arrays: ModelArrays, theta: np.ndarray) -> np.ndarray:
-    return np.concatenate([np.asarray(theta)[arrays.theta_slices[i]] for i in arrays.order])
-
-
-def theta_from_sorted(arrays: ModelArrays, theta_s: np.ndarray) -> np.ndarray:
-    out = np.empty(arrays.ntheta)
-    start = 0
-    for i in arrays.order:
-        sl = arrays.theta_slices[i]
-        m = sl.stop - sl.start
-        out[sl] = theta_s[start : start + m]
-        start += m
-    return out
-
-
-def unsort_estimate(arrays: ModelArrays, est: LMMEstimate) -> LMMEstimate:
-    """An estimate of the sorted terms, back in the caller's term order."""
-    inv = np.argsort(arrays.order)
-    return dataclasses.replace(
-        est,
-        theta=theta_from_sorted(arrays, est.theta),
-        factors=[est.factors[j] for j in inv],
-        b=[est.b[j] for j in inv],
-        cond_cov=[est.cond_cov[j] for j in inv],
-        cond_sd=[est.cond_sd[j] for j in inv],
-        singular_terms=sorted(arrays.order[j] for j in est.singular_terms),
-    )
-
-
 # ------------------------------------------------------------------ refits
 class CoreRefitter:
     """The core's problem for ``(X, terms)`` built once, refitted to other responses.
@@ -104,7 +74,7 @@ class CoreRefitter:
         keep = [j for j in range(arrays.p) if j != drop]
         self.X = np.ascontiguousarray(arrays.X[:, keep])
         self.xj = None if drop is None else arrays.X[:, drop]
-        terms = [arrays.terms[i] for i in arrays.order]
+        terms = list(arrays.terms)
         self.core = LMMProblem(self.X, arrays.y, terms, reml=reml)
         cond = self.core.cond
         Xs, _, ts = cond.apply(self.X, None, terms)
@@ -123,8 +93,7 @@ class CoreRefitter:
 
     def fit(self, y: np.ndarray, theta0: np.ndarray | None = None) -> LMMEstimate:
         """Fit to response ``y`` (working scale); ``theta0`` in the caller's order."""
-        t0 = None if theta0 is None else theta_to_sorted(self.arrays, theta0)
-        return unsort_estimate(self.arrays, self.problem(y).fit(theta0=t0))
+        return self.problem(y).fit(theta0=theta0)
 
     def fit_fixed(self, value: float, theta0: np.ndarray | None = None) -> LMMEstimate:
         """Fit with the dropped coefficient fixed at ``value`` (its column in the offset)."""
@@ -132,11 +101,8 @@ class CoreRefitter:
 
 
 def fit_arrays(arrays: ModelArrays, reml: bool, theta0: np.ndarray | None = None) -> LMMEstimate:
-    """Fit the model (terms handed to the core sorted; estimate in the caller's order)."""
-    terms = [arrays.terms[i] for i in arrays.order]
-    t0 = None if theta0 is None else theta_to_sorted(arrays, theta0)
-    est = LMMProblem(arrays.X, arrays.y, terms, reml=reml).fit(theta0=t0)
-    return unsort_estimate(arrays, est)
+    """Fit the model (terms and estimate in the caller's order)."""
+    return LMMProblem(arrays.X, arrays.y, list(arrays.terms), reml=reml).fit(theta0=theta0)
 
 
 def refit_ml(arrays: ModelArrays, est: LMMEstimate) -> LMMEstimate:

@@ -1,5 +1,5 @@
-"""The ```python blocks of docs/scaling.md and of the README section run as written
-(blocks fenced ```py need a cluster or files and are not run)."""
+"""The ```python blocks of docs/scaling.md run as written (the README's: tests/test_readme.py;
+blocks fenced ```py need a cluster or files and are not run)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs"
 BLOCK = re.compile(r"```python\n(.*?)```", re.DOTALL)
 
 
-@pytest.mark.parametrize("name", ["scaling.md", "README_scaling_section.md"])
+@pytest.mark.parametrize("name", ["scaling.md"])
 def test_doc_blocks_run(name):
     import hierreg_formula as hierreg
 
