@@ -543,11 +543,14 @@ class LMMProblem:
         factors = [cond.factor_from_conditioned(i, T) for i, T in enumerate(factors_s)]
         singular = [i for i, T in enumerate(factors_s) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
         b = [cond.b(i, bt) for i, bt in enumerate(f.b_by_term())]
-        cc_s = [sigma2_s * c for c in f.cond_cov_blocks()]
+        beta_s, logdet_L, logdet_RX, pwrss = f.beta, f.logdet_L, f.logdet_RX, f.pwrss
+        # last: the conditional variances invert the rest block in the factor's buffer
+        cc_s = [sigma2_s * c for c in f.cond_cov_blocks(overwrite=True)]
+        del f
         return LMMEstimate(
             theta=self.tmap.theta_of(factors),
             factors=factors,
-            beta=cond.beta(f.beta),
+            beta=cond.beta(beta_s),
             cov_beta=cond.cov_beta(cov_s),
             bse=cond.bse(cov_s),
             sigma=float(cond.y_scale * np.sqrt(sigma2_s)),
@@ -557,9 +560,9 @@ class LMMProblem:
             objective=float(reml_crit if self.reml else ml_dev),
             reml_criterion=float(reml_crit),
             ml_deviance=float(ml_dev),
-            logdet_L=f.logdet_L,
-            logdet_RX=f.logdet_RX + cond.logdet_x,
-            pwrss=float(f.pwrss * np.float64(cond.y_scale) ** 2),
+            logdet_L=logdet_L,
+            logdet_RX=logdet_RX + cond.logdet_x,
+            pwrss=float(pwrss * np.float64(cond.y_scale) ** 2),
             reml=self.reml,
             n=n,
             p=p,

@@ -224,7 +224,9 @@ class PLSFactor:
         rd.invert_in_place(buf)
         return RestInverse(buf, Y, Phi_inv)
 
-    def inverse_diag_blocks(self, include_x: bool = False) -> list[np.ndarray]:
+    def inverse_diag_blocks(
+        self, include_x: bool = False, overwrite: bool = False
+    ) -> list[np.ndarray]:
         """Diagonal level blocks of ``A^{-1}``, ``A = Lambda'Z'Z Lambda + I`` (or, with
         ``include_x``, of the ``u`` block of ``M^{-1}``, ``M`` bordered by ``X``).
 
@@ -232,6 +234,9 @@ class PLSFactor:
         the first term's blocks are ``L11_l^{-T} (I + N_l' S^{-1} N_l) L11_l^{-1}``, the
         others the diagonal blocks of ``S^{-1}`` (``S = L_S L_S'``).  These are what the
         conditional covariances and the gradient of the log-determinant need.
+
+        ``overwrite``: invert the rest block in the factor's own buffer (no ``q x q``
+        copy); the factor must not be used afterwards.
         """
         cp = self.cp
         L1, k1 = self.L11.shape[:2]
@@ -241,7 +246,7 @@ class PLSFactor:
         out: list[np.ndarray] = []
         rest_out: list[np.ndarray] = []
         if self.q_rest or p:
-            inv = self.rest_inverse(include_x)
+            inv = self.rest_inverse(include_x, overwrite=overwrite)
             Hx = self.H[:, :, : cp.p] if include_x else None  # (L1, k1, p)
             if self.has_rest:
                 rb = cp.rest
@@ -288,13 +293,13 @@ class PLSFactor:
             for b, t in zip(self.rest_blocks, self.cp.terms[1:], strict=True)
         ]
 
-    def cond_cov_blocks(self) -> list[np.ndarray]:
+    def cond_cov_blocks(self, overwrite: bool = False) -> list[np.ndarray]:
         """Diagonal blocks of ``Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'`` per term.
 
         One ``(L_i, k_i, k_i)`` array per term; multiplied by
         ``sigma^2`` they are lme4's conditional covariances (``condVar``).
         """
-        V = self.inverse_diag_blocks(include_x=False)
+        V = self.inverse_diag_blocks(include_x=False, overwrite=overwrite)
         L1 = self.L11.shape[0]
         lam1 = _as_level_blocks(self.lam1, L1)
         out = [lam1 @ V[0] @ np.swapaxes(lam1, 1, 2)]
