@@ -28,9 +28,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-import scipy.linalg as sla
 import scipy.sparse as sp
 
+from . import restdense as rd
 from .pls import PLSFactor, _as_level_blocks, tri_solve_blocks
 from .structure import TermArrays, z_matrix
 
@@ -65,7 +65,6 @@ def prediction_variance(
     Hx = f.H[:, :, :p]  # (L1, k1, p)
     rx = X_new - np.einsum("map,ma->mp", Hx[codes], v1)
     if cp.C is not None:
-        q = cp.q_rest
         Zr = sp.hstack([z_matrix(_zeroed(t)) for t in terms_new[1:]], format="csr")
         rr = np.asarray((f.lam_rest.T @ Zr.T).todense())  # (q, m)
         w = np.einsum("mab,mb->ma", f.M1[codes], v1)  # M1 v1 per row: (m, k1)
@@ -73,12 +72,11 @@ def prediction_variance(
         cols = np.repeat(np.arange(m), k1)
         U = sp.csr_matrix((w.ravel(), (rows, cols)), shape=(L1 * k1, m))
         rr = rr - np.asarray((f.lam_rest.T @ (cp.C @ U)).todense())
-        rhs = np.vstack([rr, rx.T])
-        Ls = f.LS[: q + p, : q + p]
-    else:
-        rhs = rx.T
-        Ls = f.LS[:p, :p]
-    if rhs.shape[0]:
-        v2 = sla.solve_triangular(Ls, rhs, lower=True, check_finite=False)
-        var = var + np.einsum("im,im->m", v2, v2)
+        # the rest block, then X: [[Lrr, 0], [V_X', L_X]] v2 = [rr; rx]
+        v2r = rd.tri_solve(f.Lrr, rr)
+        var = var + np.einsum("im,im->m", v2r, v2r)
+        rx = rx - (f.V[:, :p].T @ v2r).T
+    if p:
+        v2x = rd.tri_solve(f.LX[:p, :p], rx.T)
+        var = var + np.einsum("im,im->m", v2x, v2x)
     return var

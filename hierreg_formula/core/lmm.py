@@ -33,9 +33,11 @@ import numpy as np
 from scipy.optimize import minimize
 
 from ..exceptions import EstimationError
+from . import restdense as rd
 from .conditioning import Conditioning, condition
 from .gradient import scalar_gradient, vector_gradient
 from .pls import PLSFactor, factorize
+from .single_lmm import SingleTermDeviance
 from .structure import CrossProducts, TermArrays, cross_products
 from .theta import ThetaMap
 
@@ -104,24 +106,45 @@ class DevianceFunction:
         self.tmap = tmap
         self.reml = reml
         self.nfev = 0
+        self._work: np.ndarray | None = None
+        # one term: the fused evaluation (a few array operations per theta)
+        self._single = SingleTermDeviance(cp, reml) if len(cp.terms) == 1 else None
 
     def factor(self, theta: np.ndarray) -> PLSFactor:
+        """The factor at ``theta`` in arrays of its own (it stays valid)."""
         return factorize(self.cp, self.tmap.factors(theta))
+
+    def _scratch_factor(self, theta: np.ndarray) -> PLSFactor:
+        """The factor at ``theta`` in the reused rest buffer (valid until the next call)."""
+        q = self.cp.q_rest
+        if q and self._work is None:
+            self._work = rd.new_buffer(q)
+        return factorize(self.cp, self.tmap.factors(theta), out=self._work)
+
+    def release(self) -> None:
+        """Free the reused rest buffer (the next evaluation allocates it again)."""
+        self._work = None
 
     def __call__(self, theta: np.ndarray) -> float:
         self.nfev += 1
-        return profiled_deviance(self.factor(np.asarray(theta, dtype=float)), self.reml)
+        if self._single is not None:
+            return self._single(theta)
+        return profiled_deviance(self._scratch_factor(np.asarray(theta, dtype=float)), self.reml)
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """Deviance and its analytic gradient (scalar terms: :func:`scalar_gradient`;
         any terms: :func:`vector_gradient`)."""
         self.nfev += 1
         theta = np.asarray(theta, dtype=float)
-        f = self.factor(theta)
+        if self._single is not None:
+            return self._single.value_and_gradient(theta)
+        f = self._scratch_factor(theta)
+        # the deviance first: the gradient inverts the rest block in the reused buffer
+        # (f is spent after it)
+        dev = profiled_deviance(f, self.reml)
         if all(t.k == 1 for t in self.cp.terms):
-            return profiled_deviance(f, self.reml), scalar_gradient(f, theta, self.reml)
-        factors = self.tmap.factors(theta)
-        return profiled_deviance(f, self.reml), vector_gradient(f, factors, self.reml)
+            return dev, scalar_gradient(f, theta, self.reml, overwrite=True)
+        return dev, vector_gradient(f, self.tmap.factors(theta), self.reml)
 
 
 def ols_solution(cp: CrossProducts) -> tuple[np.ndarray, float]:
@@ -142,7 +165,7 @@ def _term_moments(cp: CrossProducts, beta: np.ndarray) -> list[tuple[np.ndarray,
     a = np.append(-beta, 1.0)  # r = [X y] a
     out = [(np.diagonal(cp.D1, axis1=1, axis2=2), cp.P1 @ a)]
     if cp.C is not None:
-        sxx_r, sxr_r = np.diag(cp.R), cp.RXY @ a
+        sxx_r, sxr_r = np.asarray(cp.R.diagonal()), cp.RXY @ a
         off = cp.rest_offsets
         for j, t in enumerate(cp.terms[1:]):
             sl = slice(off[j], off[j + 1])
@@ -297,9 +320,20 @@ def _optimize_gradient(
             return 1e300, np.zeros(len(theta))
         return f, g
 
+    xs = np.maximum(x0, lower)
+    start = [xs.copy(), value_and_gradient(xs)]  # computed once, reused by L-BFGS-B
+
+    def first_reused(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        if start and np.array_equal(theta, start[0]):
+            out = start[1]
+            start.clear()  # once
+            return out
+        start.clear()
+        return value_and_gradient(theta)
+
     res = minimize(
-        value_and_gradient,
-        np.maximum(x0, lower),
+        first_reused,
+        xs,
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
@@ -475,6 +509,7 @@ class LMMProblem:
             note = f"{msg}; then BOBYQA: " if msg else ""
             theta_s, _, converged, msg2 = _optimize(fun, x0, lower, xtol, ftol, maxeval)
             msg = note + msg2
+        fun.release()  # the estimate's factor has its own buffer
         with np.errstate(over="ignore"):  # a variance beyond the float range is inf
             return self.estimate_at_conditioned(theta_s, converged=converged, message=msg)
 
@@ -508,11 +543,14 @@ class LMMProblem:
         factors = [cond.factor_from_conditioned(i, T) for i, T in enumerate(factors_s)]
         singular = [i for i, T in enumerate(factors_s) if np.any(np.abs(np.diag(T)) < SINGULAR_TOL)]
         b = [cond.b(i, bt) for i, bt in enumerate(f.b_by_term())]
-        cc_s = [sigma2_s * c for c in f.cond_cov_blocks()]
+        beta_s, logdet_L, logdet_RX, pwrss = f.beta, f.logdet_L, f.logdet_RX, f.pwrss
+        # last: the conditional variances invert the rest block in the factor's buffer
+        cc_s = [sigma2_s * c for c in f.cond_cov_blocks(overwrite=True)]
+        del f
         return LMMEstimate(
             theta=self.tmap.theta_of(factors),
             factors=factors,
-            beta=cond.beta(f.beta),
+            beta=cond.beta(beta_s),
             cov_beta=cond.cov_beta(cov_s),
             bse=cond.bse(cov_s),
             sigma=float(cond.y_scale * np.sqrt(sigma2_s)),
@@ -522,9 +560,9 @@ class LMMProblem:
             objective=float(reml_crit if self.reml else ml_dev),
             reml_criterion=float(reml_crit),
             ml_deviance=float(ml_dev),
-            logdet_L=f.logdet_L,
-            logdet_RX=f.logdet_RX + cond.logdet_x,
-            pwrss=float(f.pwrss * np.float64(cond.y_scale) ** 2),
+            logdet_L=logdet_L,
+            logdet_RX=logdet_RX + cond.logdet_x,
+            pwrss=float(pwrss * np.float64(cond.y_scale) ** 2),
             reml=self.reml,
             n=n,
             p=p,

@@ -13,8 +13,12 @@ right-hand side of the back substitution (a device also used by MixedModels.jl).
 
 Blocks: the first term's block is block-diagonal, factored by batched small
 Cholesky (``np.linalg.cholesky`` on an ``(L1, k1, k1)`` stack).  The Schur
-complement of everything else (other terms, ``X``, ``y``) is dense and is
-factored by LAPACK.  Nothing here touches the ``n`` rows.
+complement of everything else splits into the other ("rest") terms, factored
+densely by LAPACK in one ``q x q`` buffer filled from the slots of its sparsity
+pattern (:mod:`.fillin`, :mod:`.restdense`), and the ``[X y]`` border: ``V =
+L_rr^{-1} S_rx'`` and a ``(p + 1) x (p + 1)`` Cholesky of ``S_xy - V'V``.  The
+whole factor is ``[[L11, 0, 0], [N, L_rr, 0], [H', V', L_X]]``.  Nothing here
+touches the ``n`` rows.
 
 Example
 -------
@@ -37,6 +41,8 @@ import scipy.linalg as sla
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from . import restdense as rd
+from .fillin import blockdiag as _blockdiag
 from .structure import CrossProducts, split_by_term
 
 
@@ -45,14 +51,6 @@ def _as_level_blocks(lam: np.ndarray, nlevels: int) -> np.ndarray:
     if lam.ndim == 2:
         return np.broadcast_to(lam, (nlevels, *lam.shape))
     return lam
-
-
-def _blockdiag(blocks: np.ndarray) -> sp.csr_matrix:
-    """Sparse block-diagonal matrix from an ``(L, k, k)`` stack."""
-    L, k, _ = blocks.shape
-    return sp.bsr_matrix(
-        (np.ascontiguousarray(blocks), np.arange(L), np.arange(L + 1)), shape=(L * k, L * k)
-    ).tocsr()
 
 
 def chol_blocks(A: np.ndarray) -> np.ndarray:
@@ -96,18 +94,26 @@ class PLSFactor:
     ----------
     L11: ``(L1, k1, k1)`` lower Cholesky blocks of term 1.
     H: ``(L1, k1, p + 1)``: ``L11^{-1} Lambda_1' Z_1'[X y]`` per level.
-    LS: dense lower factor of the Schur complement (rest terms, X, y).
+    Lrr: ``(q, q)`` Fortran-ordered lower factor of the rest terms' block (``0 x 0``
+        with one term); with :func:`factorize`'s ``out`` it is the caller's buffer.
+    V: ``(q, p + 1)``: ``Lrr^{-1} S_rx'``, the rows under ``Lrr`` (transposed).
+    LX: ``(p + 1, p + 1)`` lower factor of the ``[X y]`` block; ``LX[-1, -1]^2`` is the
+        penalized residual sum of squares.
     lam1: term 1's ``Lambda`` block, ``(k1, k1)`` shared or ``(L1, k1, k1)`` per level.
     lam_rest: sparse block-diagonal ``Lambda`` of the rest terms.
+    rest_blocks: the rest terms' ``Lambda`` blocks, ``(k, k)`` or ``(L, k, k)`` each.
     M1: (derived) ``(L1, k1, k1)``: ``Lambda_1 L11^{-T}`` per level.
     """
 
     cp: CrossProducts
     L11: np.ndarray
     H: np.ndarray
-    LS: np.ndarray
+    Lrr: np.ndarray
+    V: np.ndarray
+    LX: np.ndarray
     lam1: np.ndarray
     lam_rest: sp.csr_matrix | None
+    rest_blocks: tuple[np.ndarray, ...] = ()
 
     @functools.cached_property
     def M1(self) -> np.ndarray:
@@ -119,39 +125,55 @@ class PLSFactor:
         return self.cp.q_rest
 
     @property
+    def LS(self) -> np.ndarray:
+        """The dense lower factor of the whole Schur complement (rest terms, ``X``, ``y``):
+        ``[[Lrr, 0], [V', LX]]``.  A new array when there are rest terms (the core itself
+        works on the blocks); ``LX`` with one term."""
+        q = self.q_rest
+        if q == 0:
+            return self.LX
+        m = self.LX.shape[0]
+        out = np.zeros((q + m, q + m))
+        out[:q, :q] = np.tril(self.Lrr)
+        out[q:, :q] = self.V.T
+        out[q:, q:] = self.LX
+        return out
+
+    @property
     def pwrss(self) -> float:
         """Penalized weighted residual sum of squares ``||y - X b - Z Lam u||^2 + ||u||^2``."""
-        return float(self.LS[-1, -1] ** 2)
+        return float(self.LX[-1, -1] ** 2)
 
     @property
     def logdet_L(self) -> float:
         """``log |L_Z|^2`` (lme4's ``ldL2``)."""
         d1 = np.diagonal(self.L11, axis1=1, axis2=2)
-        dr = np.diag(self.LS)[: self.q_rest]
+        dr = np.diagonal(self.Lrr)
         return float(2.0 * (np.log(d1).sum() + np.log(dr).sum()))
 
     @property
     def logdet_RX(self) -> float:
         """``log |R_X|^2`` (lme4's ``ldRX2``)."""
-        q = self.q_rest
-        return float(2.0 * np.log(np.diag(self.LS)[q : q + self.cp.p]).sum())
+        return float(2.0 * np.log(np.diagonal(self.LX)[: self.cp.p]).sum())
 
     @property
     def has_rest(self) -> bool:
         return self.cp.C is not None
 
     def _solution(self) -> tuple[np.ndarray, np.ndarray]:
-        q, p = self.q_rest, self.cp.p
-        Lr = self.LS[:-1, :-1]
-        rhs = self.LS[-1, :-1]
-        x = sla.solve_triangular(Lr, rhs, lower=True, trans="T", check_finite=False)
-        ur, beta = x[:q], x[q : q + p]
+        p = self.cp.p
+        LXx = self.LX[:p, :p]
+        beta = rd.tri_solve(LXx, self.LX[p, :p], trans=True)
         # term 1: L11' u1 = c1 - (G' u_rest + H_X beta), per level
         c = self.H[:, :, -1] - self.H[:, :, :-1] @ beta
         if self.has_rest:
+            rhs = self.V[:, p] - self.V[:, :p] @ beta
+            ur = rd.tri_solve(self.Lrr, rhs, trans=True)
             # G' u_r = blockdiag(M1') C' Lambda_r u_r, without forming G
             v = np.asarray(self.cp.C.T @ (self.lam_rest @ ur)).reshape(c.shape)
             c = c - np.einsum("lab,la->lb", self.M1, v)
+        else:
+            ur = np.zeros(0)
         u1 = tri_solve_blocks(self.L11, c[..., None], trans=True)[..., 0]
         return np.concatenate([u1.ravel(), ur]), beta
 
@@ -176,11 +198,35 @@ class PLSFactor:
 
     def fixed_precision(self) -> np.ndarray:
         """``R_X' R_X`` (so ``cov(beta) = sigma^2 * inv``)."""
-        q, p = self.q_rest, self.cp.p
-        LX = self.LS[q : q + p, q : q + p]
+        p = self.cp.p
+        LX = self.LX[:p, :p]
         return LX @ LX.T
 
-    def inverse_diag_blocks(self, include_x: bool = False) -> list[np.ndarray]:
+    def rest_inverse(self, include_x: bool, overwrite: bool = False) -> RestInverse:
+        """The inverse of the PLS matrix without term 1 (rest terms, and ``X`` with
+        ``include_x``), as :class:`RestInverse`.
+
+        ``overwrite``: invert in the factor's own ``Lrr`` buffer (no ``q x q`` copy); the
+        factor must not be used afterwards.
+        """
+        p = self.cp.p if include_x else 0
+        q = self.q_rest
+        Y = np.zeros((q, p))
+        if p:
+            LXx = self.LX[:p, :p]
+            Li = rd.tri_solve(LXx, np.eye(p))
+            Phi_inv = Li.T @ Li  # (S_xx - S_xr S^{-1} S_rx)^{-1}
+            if q:
+                Y = rd.tri_solve(self.Lrr, self.V[:, :p], trans=True)  # S^{-1} S_rx'
+        else:
+            Phi_inv = np.zeros((0, 0))
+        buf = self.Lrr if overwrite else np.array(self.Lrr, order="F")
+        rd.invert_in_place(buf)
+        return RestInverse(buf, Y, Phi_inv)
+
+    def inverse_diag_blocks(
+        self, include_x: bool = False, overwrite: bool = False
+    ) -> list[np.ndarray]:
         """Diagonal level blocks of ``A^{-1}``, ``A = Lambda'Z'Z Lambda + I`` (or, with
         ``include_x``, of the ``u`` block of ``M^{-1}``, ``M`` bordered by ``X``).
 
@@ -188,90 +234,146 @@ class PLSFactor:
         the first term's blocks are ``L11_l^{-T} (I + N_l' S^{-1} N_l) L11_l^{-1}``, the
         others the diagonal blocks of ``S^{-1}`` (``S = L_S L_S'``).  These are what the
         conditional covariances and the gradient of the log-determinant need.
+
+        ``overwrite``: invert the rest block in the factor's own buffer (no ``q x q``
+        copy); the factor must not be used afterwards.
         """
         cp = self.cp
         L1, k1 = self.L11.shape[:2]
         p = cp.p if include_x else 0
-        q = self.q_rest
-        dim = q + p
         Linv1 = tri_solve_blocks(self.L11, np.broadcast_to(np.eye(k1), self.L11.shape))
         middle = np.broadcast_to(np.eye(k1), (L1, k1, k1)).copy()
         out: list[np.ndarray] = []
-        if dim:
-            inv, info = lapack.dpotri(np.ascontiguousarray(self.LS[:dim, :dim]), lower=1)
-            if info != 0:
-                raise np.linalg.LinAlgError(f"dpotri failed ({info})")
-            Sinv = np.tril(inv) + np.tril(inv, -1).T  # (L_S L_S')^{-1}
+        rest_out: list[np.ndarray] = []
+        if self.q_rest or p:
+            inv = self.rest_inverse(include_x, overwrite=overwrite)
             Hx = self.H[:, :, : cp.p] if include_x else None  # (L1, k1, p)
             if self.has_rest:
-                Srr = Sinv[:q, :q]
-                # Q = Lambda_r Srr Lambda_r'; Y_l = (C' Q C)_ll (first term's levels)
-                Q = np.asarray(self.lam_rest @ np.asarray(self.lam_rest @ Srr).T).T
-                Y = self._level_sums(Q)
-                middle += np.swapaxes(self.M1, 1, 2) @ Y @ self.M1
+                rb = cp.rest
+                off = cp.rest_offsets
+                scalar = cp.rest_scalar
+                if not scalar:
+                    inv.complete()
+                # the rest terms' own blocks, before the buffer holds Lambda M^{-1} Lambda'
+                for j, t in enumerate(cp.terms[1:]):
+                    rest_out.append(inv.diag_blocks(int(off[j]), t.nlevels, t.k))
+                # Q = Lambda_r M^{-1}_rr Lambda_r' on the pattern; Y_l = (C' Q C)_ll
+                if scalar:
+                    lam = self._rest_lambda_vector()
+                    pat = rb.pattern
+                    Q = inv.slots(rb) * lam[pat.rows] * lam[pat.cols]
+                else:
+                    rd.apply_blocks(inv.buf, self.rest_blocks, off, transpose=False)
+                    Q = rd.flat_view(inv.buf)[rb.flat]
+                Yl = rb.level_sums(Q, L1)
+                middle += np.swapaxes(self.M1, 1, 2) @ Yl @ self.M1
                 if include_x and p:
-                    # cross terms: M1_l' (C' Lambda_r S_rx)_l Hx_l'
-                    Pc = np.asarray(cp.C.T @ np.asarray(self.lam_rest @ Sinv[:q, q:])).reshape(
-                        L1, k1, p
-                    )
+                    # cross terms: M1_l' (C' Lambda_r M^{-1}_rx)_l Hx_l'
+                    Pc = np.asarray(cp.C.T @ np.asarray(self.lam_rest @ inv.rx)).reshape(L1, k1, p)
                     cross = np.swapaxes(self.M1, 1, 2) @ Pc @ np.swapaxes(Hx, 1, 2)
                     middle += cross + np.swapaxes(cross, 1, 2)
             if include_x and p:
-                middle += Hx @ Sinv[q:, q:] @ np.swapaxes(Hx, 1, 2)
+                middle += Hx @ inv.xx @ np.swapaxes(Hx, 1, 2)
         out.append(np.swapaxes(Linv1, 1, 2) @ middle @ Linv1)
-        if self.has_rest:
-            off = cp.rest_offsets
-            for j, t in enumerate(cp.terms[1:]):
-                blk = Sinv[off[j] : off[j + 1], off[j] : off[j + 1]]
-                idx = np.arange(t.nlevels)[:, None] * t.k + np.arange(t.k)
-                out.append(blk[idx[:, :, None], idx[:, None, :]])
-        return out
+        return out + rest_out
 
     def _level_sums(self, Q: np.ndarray) -> np.ndarray:
-        """``(C' Q C)`` restricted to the first term's diagonal level blocks: ``(L1, k1, k1)``."""
-        cp = self.cp
-        L1, k1 = self.L11.shape[:2]
-        if cp.pairs is not None:
-            pi = cp.pairs
-            w = pi.val * Q.ravel()[pi.flat]
-            k2 = k1 * k1
-            Y = np.bincount(pi.widx, weights=w, minlength=L1 * k2)
-            Y += np.bincount(pi.mirror_widx, weights=w[pi.strict], minlength=L1 * k2)
-            return Y.reshape(L1, k1, k1)
-        # too many pairs: column sums of C * (Q C), one (a, b) at a time
-        QC = np.asarray(cp.C.T @ Q).T  # (q, q1) = Q C (Q symmetric)
-        Cc = cp.C.tocsc()
-        Y = np.empty((L1, k1, k1))
-        for a in range(k1):  # loops over the few columns of term 1
-            for b in range(k1):
-                prod = Cc[:, a::k1].multiply(QC[:, b::k1])
-                Y[:, a, b] = np.asarray(prod.sum(axis=0)).ravel()
-        return Y
+        """``(C' Q C)`` on the first term's diagonal level blocks for a dense symmetric ``Q``
+        (``q x q``); the core itself passes ``Q`` on the pattern's slots."""
+        rb = self.cp.rest
+        return rb.level_sums(np.asarray(Q)[rb.pattern.rows, rb.pattern.cols], self.L11.shape[0])
 
-    def cond_cov_blocks(self) -> list[np.ndarray]:
+    def _rest_lambda_vector(self) -> np.ndarray:
+        """The diagonal of ``Lambda_r`` when every rest term is scalar."""
+        return np.concatenate([np.asarray(b, dtype=float).reshape(-1) for b in self._rest_full()])
+
+    def _rest_full(self) -> list[np.ndarray]:
+        return [
+            _as_level_blocks(b, t.nlevels)
+            for b, t in zip(self.rest_blocks, self.cp.terms[1:], strict=True)
+        ]
+
+    def cond_cov_blocks(self, overwrite: bool = False) -> list[np.ndarray]:
         """Diagonal blocks of ``Lambda (Lambda'Z'Z Lambda + I)^{-1} Lambda'`` per term.
 
         One ``(L_i, k_i, k_i)`` array per term; multiplied by
         ``sigma^2`` they are lme4's conditional covariances (``condVar``).
         """
-        V = self.inverse_diag_blocks(include_x=False)
+        V = self.inverse_diag_blocks(include_x=False, overwrite=overwrite)
         L1 = self.L11.shape[0]
         lam1 = _as_level_blocks(self.lam1, L1)
         out = [lam1 @ V[0] @ np.swapaxes(lam1, 1, 2)]
         if self.has_rest:
-            for j, t in enumerate(self.cp.terms[1:]):
-                lam = _rest_block(self.lam_rest, self.cp.rest_offsets[j], t)
+            for j, lam in enumerate(self._rest_full()):
                 out.append(lam @ V[j + 1] @ np.swapaxes(lam, 1, 2))
         return out
 
 
-def _rest_block(lam_rest: sp.csr_matrix, off: int, t) -> np.ndarray:
-    """The ``(L, k, k)`` per-level blocks of a rest term's ``Lambda`` (block diagonal)."""
-    base = off + np.arange(t.nlevels)[:, None, None] * t.k
-    rows = (base + np.arange(t.k)[None, :, None] + np.zeros((1, 1, t.k), int)).ravel()
-    cols = (base + np.arange(t.k)[None, None, :] + np.zeros((1, t.k, 1), int)).ravel()
-    vals = np.asarray(lam_rest[rows, cols]).ravel()
-    return vals.reshape(t.nlevels, t.k, t.k)
+class RestInverse:
+    """The inverse of the PLS matrix without term 1, ``M = [[S, S_rx'], [S_rx, S_xx]]``
+    (or ``S`` alone), by blocks: ``M^{-1}_rr = S^{-1} + Y Phi^{-1} Y'``,
+    ``M^{-1}_rx = -Y Phi^{-1}``, ``M^{-1}_xx = Phi^{-1}``, with ``Y = S^{-1} S_rx'``.
+
+    ``buf`` holds the lower triangle of ``S^{-1}`` (Fortran-ordered ``q x q``) until
+    :meth:`complete` makes it the whole symmetric ``M^{-1}_rr``.
+    """
+
+    def __init__(self, buf: np.ndarray, Y: np.ndarray, Phi_inv: np.ndarray) -> None:
+        self.buf = buf
+        self.Y = Y
+        self.xx = Phi_inv
+        self.YP = Y @ Phi_inv
+        self.completed = False
+
+    @property
+    def rx(self) -> np.ndarray:
+        """``M^{-1}_rx`` (``q x p``)."""
+        return -self.YP
+
+    def diagonal(self) -> np.ndarray:
+        """The diagonal of ``M^{-1}_rr``."""
+        d = np.diagonal(self.buf).copy()
+        if not self.completed and self.Y.shape[1]:
+            d += np.einsum("ia,ia->i", self.YP, self.Y)
+        return d
+
+    def slots(self, rb) -> np.ndarray:
+        """``M^{-1}_rr`` on the slots of the rest block ``rb``'s pattern (lower triangle)."""
+        vals = rd.flat_view(self.buf)[rb.flat]
+        if not self.completed and self.Y.shape[1]:
+            pat = rb.pattern
+            vals += rd.rowdot(self.YP, self.Y, pat.rows, pat.cols)
+        return vals
+
+    def complete(self) -> None:
+        """Make ``buf`` the whole symmetric ``M^{-1}_rr`` (in place)."""
+        if self.completed:
+            return
+        rd.symmetrize_lower(self.buf)
+        rd.rank_update(self.buf, self.YP, self.Y)
+        self.completed = True
+
+    def diag_blocks(self, off: int, nlevels: int, k: int) -> np.ndarray:
+        """``(L, k, k)`` diagonal level blocks of ``M^{-1}_rr`` for the term at ``off``."""
+        if k == 1:
+            return self.diagonal()[off : off + nlevels].reshape(nlevels, 1, 1)
+        self.complete()
+        idx = off + np.arange(nlevels)[:, None] * k + np.arange(k)
+        return self.buf[idx[:, :, None], idx[:, None, :]]
+
+
+def _fill_in(cp: CrossProducts, W: np.ndarray) -> np.ndarray:
+    """Dense symmetric ``C W C'`` (``q x q``; ``W``: ``(L1, k1, k1)``).  For callers that
+    want the whole matrix: the core works on the pattern's slots (:meth:`RestBlock.fill`)."""
+    rb = cp.rest
+    vals = rb.fill(W)
+    K = rd.new_buffer(rb.q)
+    K.fill(0.0)
+    flat = rd.flat_view(K)
+    flat[rb.flat] = vals
+    off = rb.pattern.offdiag
+    flat[rb.flat_t[off]] = vals[off]
+    return K
 
 
 def _bordered_cholesky(S: np.ndarray) -> np.ndarray:
@@ -287,25 +389,17 @@ def _bordered_cholesky(S: np.ndarray) -> np.ndarray:
         raise np.linalg.LinAlgError(f"dpotrf failed ({info})")
     L = np.zeros_like(S)
     L[:-1, :-1] = sla.cholesky(S[:-1, :-1], lower=True, check_finite=False)
-    row = sla.solve_triangular(L[:-1, :-1], S[:-1, -1], lower=True, check_finite=False)
+    row = rd.tri_solve(L[:-1, :-1], S[:-1, -1])
     L[-1, :-1] = row
     L[-1, -1] = np.sqrt(max(S[-1, -1] - row @ row, 0.0))
     return L
 
 
-def _fill_in(cp: CrossProducts, W: np.ndarray) -> np.ndarray:
-    """Dense ``C W C'`` with ``W`` block-diagonal ``(L1, k1, k1)``; lower triangle only
-    when the pair index is used (callers symmetrise when they need the upper)."""
-    q = cp.q_rest
-    if cp.pairs is not None:
-        pi = cp.pairs
-        K = np.bincount(pi.flat, weights=pi.val * W.ravel()[pi.widx], minlength=q * q)
-        return K.reshape(q, q)
-    return (cp.C @ _blockdiag(W) @ cp.C.T).toarray()
-
-
 def factorize(
-    cp: CrossProducts, lambdas: list[np.ndarray], xpen: np.ndarray | None = None
+    cp: CrossProducts,
+    lambdas: list[np.ndarray],
+    xpen: np.ndarray | None = None,
+    out: np.ndarray | None = None,
 ) -> PLSFactor:
     """Factor the bordered PLS matrix for the given per-term ``Lambda`` blocks.
 
@@ -319,6 +413,10 @@ def factorize(
         (e.g. the per-level ridge scales of the regularized mode).
     xpen:
         Optional ``(p, p)`` matrix added to ``X'X`` (a ridge penalty on ``beta``).
+    out:
+        Optional Fortran-ordered ``(q_rest, q_rest)`` buffer for the rest block's factor
+        (reused across evaluations by the optimiser; a factor made in it is valid until
+        the buffer is used again).  Default: a new array.
     """
     t1 = cp.terms[0]
     L1, k1 = t1.nlevels, t1.k
@@ -339,37 +437,43 @@ def factorize(
     if xpen is not None:
         p = cp.p
         S_xy[:p, :p] += xpen
+    m = S_xy.shape[0]
     if cp.C is None:
-        LS = _bordered_cholesky(S_xy)
-        return PLSFactor(cp, L11, H, LS, lam1, None)
-    f = PLSFactor(cp, L11, H, np.zeros((0, 0)), lam1, None)
+        LX = _bordered_cholesky(S_xy)
+        return PLSFactor(cp, L11, H, np.zeros((0, 0), order="F"), np.zeros((0, m)), LX, lam1, None)
+    f = PLSFactor(cp, L11, H, np.zeros((0, 0)), np.zeros((0, m)), np.zeros((m, m)), lam1, None)
     M1 = f.M1
     q = cp.q_rest
-    rest_blocks = [
-        _as_level_blocks(lam, t.nlevels) for lam, t in zip(lambdas[1:], cp.terms[1:], strict=True)
-    ]
+    rb = cp.rest
+    pat = rb.pattern
+    rest_blocks = tuple(np.asarray(lam, dtype=float) for lam in lambdas[1:])
     W = M1 @ np.swapaxes(M1, 1, 2)  # Lambda_1 A11^{-1} Lambda_1'
-    K = _fill_in(cp, W)
+    vals = rb.fill(W)
+    np.subtract(rb.R_slots, vals, out=vals)  # R - C W C' on the slots
     # C M1 H: the X/y columns of the fill-in
-    CMH = np.asarray(cp.C @ (M1 @ H).reshape(-1, H.shape[2]))
-    S = np.empty((q + S_xy.shape[0],) * 2)
+    Srx = cp.RXY - np.asarray(cp.C @ (M1 @ H).reshape(-1, H.shape[2]))
+    buf = rd.new_buffer(q) if out is None else out
+    flat = rd.flat_view(buf)
+    buf.fill(0.0)
+    full = [_as_level_blocks(b, t.nlevels) for b, t in zip(rest_blocks, cp.terms[1:], strict=True)]
     if cp.rest_scalar:
-        lam = np.concatenate([b.reshape(-1) for b in rest_blocks])
-        Srr = S[:q, :q]
-        np.subtract(cp.R, K, out=Srr)
-        Srr *= lam[:, None]
-        Srr *= lam[None, :]
-        Srr[np.diag_indices(q)] += 1.0
-        Srx = lam[:, None] * (cp.RXY - CMH)
+        lam = np.concatenate([b.reshape(-1) for b in full])
+        vals *= lam[pat.rows]
+        vals *= lam[pat.cols]
+        vals[pat.diag] += 1.0
+        flat[rb.flat] = vals
+        Srx *= lam[:, None]
         lam_rest = sp.diags(lam, format="csr")
     else:
-        if cp.pairs is not None:
-            K = np.tril(K) + np.tril(K, -1).T
-        lam_rest = sp.block_diag([_blockdiag(b) for b in rest_blocks], format="csr")
-        LtD = np.asarray(lam_rest.T @ (cp.R - K))  # Lambda_r' (R - K)
-        S[:q, :q] = np.asarray(lam_rest.T @ LtD.T).T + np.eye(q)
-        Srx = np.asarray(lam_rest.T @ (cp.RXY - CMH))
-    S[q:, :q] = Srx.T
-    S[q:, q:] = S_xy
-    LS = _bordered_cholesky(S)
-    return PLSFactor(cp, L11, H, LS, lam1, lam_rest)
+        # the whole symmetric R - C W C', then Lambda_r' (.) Lambda_r in place
+        flat[rb.flat] = vals
+        off = pat.offdiag
+        flat[rb.flat_t[off]] = vals[off]
+        rd.apply_blocks(buf, rest_blocks, cp.rest_offsets, transpose=True)
+        flat[:: q + 1] += 1.0
+        lam_rest = sp.block_diag([_blockdiag(b) for b in full], format="csr")
+        Srx = np.asarray(lam_rest.T @ Srx)
+    rd.factor_in_place(buf)
+    V = rd.tri_solve(buf, Srx)  # the factor has a positive diagonal
+    LX = _bordered_cholesky(S_xy - V.T @ V)
+    return PLSFactor(cp, L11, H, buf, V, LX, lam1, lam_rest, rest_blocks)

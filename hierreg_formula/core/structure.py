@@ -10,7 +10,8 @@ per row and is built directly in CSR form.
 The terms are used in the order given, and the first one is the block-diagonal
 term: its block ``Z_1'Z_1`` is stored as an ``(L_1, k_1, k_1)`` array; everything
 else (the other terms, ``X`` and ``y``) forms the "rest" part, whose cross-products
-are stored densely (other terms) or sparsely (against term 1).  Any order gives the
+are stored sparsely (among the other terms and against term 1; see
+:mod:`~hierreg_formula.core.fillin`) or densely (against ``[X y]``).  Any order gives the
 same fit; the fastest puts the term with the most levels first (as MixedModels.jl
 does), which is lme4's term order, the one :mod:`hierreg_formula.models.prepare`
 hands to the core.  The core never reorders terms: what goes in comes out in the
@@ -33,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
+
+from .fillin import PairIndex, RestBlock, RestPattern
 
 
 @dataclass(frozen=True)
@@ -130,84 +133,12 @@ def _blockdiag_crossprod(
     return out
 
 
-#: above this many term-1 pairs the fill-in is computed by a sparse product instead
-MAX_PAIRS = 40_000_000
-
-
-@dataclass(frozen=True)
-class PairIndex:
-    """Precomputed pairs for the fill-in ``C W C'`` (lower triangle only).
-
-    ``C = Z_rest' Z_1`` is fixed; only the per-level ``k1 x k1`` weights ``W_l``
-    change with ``theta``.  Entry ``(i, j)``, ``i >= j``, of ``C W C'`` is
-    ``sum val[t] * W.ravel()[widx[t]]`` over the pairs ``t`` with ``flat[t] ==
-    i * q + j``, so each evaluation is one ``np.bincount``.
-    """
-
-    flat: np.ndarray
-    widx: np.ndarray
-    val: np.ndarray
-    q: int
-    k1: int
-
-    @functools.cached_property
-    def strict(self) -> np.ndarray:
-        """Mask of the pairs off the diagonal (``i > j``)."""
-        return (self.flat // self.q) != (self.flat % self.q)
-
-    @functools.cached_property
-    def mirror_widx(self) -> np.ndarray:
-        """For the strict pairs, the weight index with the two term-1 columns swapped."""
-        k1, k2 = self.k1, self.k1 * self.k1
-        lev, rem = np.divmod(self.widx[self.strict], k2)
-        a, b = np.divmod(rem, k1)
-        return lev * k2 + b * k1 + a
-
-
-def pair_index(C: sp.csr_matrix, k1: int) -> PairIndex | None:
-    """All pairs of non-zeros of ``C`` that share a level of term 1 (vectorised)."""
-    Cc = C.tocsc()
-    Cc.sort_indices()
-    q, q1 = Cc.shape
-    # entries grouped by level: level l owns columns l*k1 .. l*k1+k1-1, contiguous in CSC
-    gstart = Cc.indptr[0:q1:k1]
-    gend = Cc.indptr[k1 : q1 + 1 : k1]
-    gsize = gend - gstart
-    total = int((gsize.astype(np.int64) ** 2).sum())
-    if total > MAX_PAIRS:
-        return None
-    nnz = Cc.nnz
-    col = np.repeat(np.arange(q1), np.diff(Cc.indptr))
-    lev = col // k1
-    a = col % k1
-    rows = Cc.indices
-    if k1 == 1:
-        # rows are sorted within a column: pair each entry with itself and the ones
-        # before it in its column, which gives exactly the lower triangle
-        pos = np.arange(nnz) - gstart[lev]
-        reps = pos + 1
-        first = np.repeat(np.arange(nnz), reps)
-        starts = np.repeat(np.cumsum(reps) - reps, reps)
-        second = gstart[lev][first] + (np.arange(first.size) - starts)
-    else:
-        reps = gsize[lev]
-        first = np.repeat(np.arange(nnz), reps)
-        starts = np.repeat(np.cumsum(reps) - reps, reps)
-        second = gstart[lev][first] + (np.arange(total) - starts)
-        keep = rows[first] >= rows[second]
-        first, second = first[keep], second[keep]
-    flat = rows[first].astype(np.int64) * q + rows[second]
-    widx = lev[first] * (k1 * k1) + a[first] * k1 + a[second]
-    val = Cc.data[first] * Cc.data[second]
-    return PairIndex(flat=flat, widx=widx, val=val, q=q, k1=k1)
-
-
 @dataclass(frozen=True)
 class CrossProducts:
     """Everything the deviance needs, computed in one pass over the data.
 
     ``XY = [X, y]`` (``p + 1`` columns).  ``terms[0]`` is the block-diagonal term,
-    the others form the dense "rest".
+    the others form the "rest".
 
     Attributes
     ----------
@@ -216,9 +147,13 @@ class CrossProducts:
     D1: ``(L1, k1, k1)`` diagonal blocks of ``Z_1'Z_1``.
     P1: ``(L1, k1, p + 1)`` blocks of ``Z_1' [X y]``.
     C: sparse ``(q_rest, q1)`` ``Z_rest' Z_1`` (None with one term).
-    R: dense ``(q_rest, q_rest)`` ``Z_rest' Z_rest``.
+    R: ``(q_rest, q_rest)`` ``Z_rest' Z_rest``, sparse (:func:`cross_products`) or dense
+        (other producers); only read once, into :attr:`rest`.
     RXY: dense ``(q_rest, p + 1)`` ``Z_rest' [X y]``.
     XYXY: dense ``(p + 1, p + 1)`` ``[X y]' [X y]``.
+    pairs, pattern: optional precomputed fill-in structure
+        (:mod:`~hierreg_formula.core.fillin`) for producers that reuse it across calls;
+        ``None``: computed when first needed.
     """
 
     n: int
@@ -231,6 +166,14 @@ class CrossProducts:
     RXY: np.ndarray
     XYXY: np.ndarray
     pairs: PairIndex | None = None
+    pattern: RestPattern | None = None
+
+    @functools.cached_property
+    def rest(self) -> RestBlock | None:
+        """The rest block's pattern, ``R`` on it and the fill-in (None with one term)."""
+        if self.C is None:
+            return None
+        return RestBlock(self.R, self.C, self.terms[0].k, self.pattern, self.pairs)
 
     @functools.cached_property
     def P1T(self) -> np.ndarray:
@@ -304,16 +247,12 @@ def cross_products(
         C = None
         R = np.zeros((0, 0))
         RXY = np.zeros((0, p + 1))
-        pairs = None
     else:
         Z1 = z_matrix(t1, sw)
         Zr = sp.hstack([z_matrix(t, sw) for t in ts[1:]], format="csr")
         ZrT = Zr.T.tocsr()
         C = (ZrT @ Z1).tocsr()
         C.sum_duplicates()
-        R = (ZrT @ Zr).toarray()
+        R = (ZrT @ Zr).tocsr()  # sparse: never a q_rest x q_rest array
         RXY = np.column_stack([np.asarray(ZrT @ Xw), np.asarray(ZrT @ yw)])
-        pairs = pair_index(C, t1.k)
-    return CrossProducts(
-        n=n, p=p, terms=ts, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
-    )
+    return CrossProducts(n=n, p=p, terms=ts, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY)

@@ -21,7 +21,7 @@ Example
 >>> X, y, w = np.ones((5, 1)), np.arange(5.0), np.linspace(0.5, 1.5, 5)
 >>> cp = WeightedCrossProducts(X, terms)(y, w)
 >>> ref = cross_products(X, y, terms, weights=w)
->>> bool(np.allclose(cp.C.toarray(), ref.C.toarray()) and np.allclose(cp.R, ref.R))
+>>> bool(np.allclose(cp.C.toarray(), ref.C.toarray()) and np.allclose(cp.R.toarray(), ref.R.toarray()))
 True
 """
 
@@ -32,35 +32,8 @@ from collections.abc import Sequence
 import numpy as np
 import scipy.sparse as sp
 
-from .structure import MAX_PAIRS, CrossProducts, PairIndex, TermArrays, cross_products
-
-
-def _pairs_by_level(
-    rows: np.ndarray, cols: np.ndarray, q1: int, k1: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
-    """Pairs ``(e, e')`` of entries (given in column-major order, rows ascending within
-    a column) in the same level of term 1 with ``rows[e] >= rows[e']``.
-
-    Returns ``first, second`` (entry positions), ``lev`` and the term-1 columns, or
-    None when there are more than ``MAX_PAIRS``.
-    """
-    nnz = len(rows)
-    lev = cols // k1
-    counts = np.bincount(lev, minlength=q1 // k1).astype(np.int64)
-    start = np.concatenate([[0], np.cumsum(counts)])[:-1]
-    if int((counts**2).sum()) > MAX_PAIRS:
-        return None
-    if k1 == 1:  # each entry with itself and the ones above it in its column
-        reps = np.arange(nnz) - start[lev] + 1
-    else:
-        reps = counts[lev]
-    first = np.repeat(np.arange(nnz), reps)
-    offs = np.repeat(np.cumsum(reps) - reps, reps)
-    second = start[lev][first] + (np.arange(first.size) - offs)
-    if k1 > 1:
-        keep = rows[first] >= rows[second]
-        first, second = first[keep], second[keep]
-    return first, second, lev, cols % k1
+from .fillin import PairIndex, pair_index, rest_pattern
+from .structure import CrossProducts, TermArrays, cross_products
 
 
 class WeightedCrossProducts:
@@ -103,21 +76,7 @@ class WeightedCrossProducts:
         self.c_indices = ccol
         self.c_indptr = np.concatenate([[0], np.cumsum(np.bincount(crow, minlength=self.q))])
         self.nnz = len(uniq)
-        # column-major order of the entries, and the pair index on it
-        self.csc_order = np.lexsort((crow, ccol))
-        pr = _pairs_by_level(crow[self.csc_order], ccol[self.csc_order], q1, k1)
-        if pr is None:
-            self.pairs = None
-        else:
-            first, second, lev, a = pr
-            r = crow[self.csc_order]
-            self.pairs = (
-                r[first].astype(np.int64) * self.q + r[second],
-                lev[first] * (k1 * k1) + a[first] * k1 + a[second],
-                first,
-                second,
-            )
-        # R = Z_rest' W Z_rest (dense): flat positions of every (row, col a, col b)
+        # R = Z_rest' W Z_rest (sparse, both triangles): one key per (row, col a, col b)
         rk, rv, rr = [], [], []
         for ia, (ra, xa) in enumerate(rcols):
             for ib, (rb, xb) in enumerate(rcols):
@@ -130,11 +89,28 @@ class WeightedCrossProducts:
                     rk.append(rb * self.q + ra)
                     rv.append(xa * xb)
                     rr.append(ar)
-        self.r_pos, self.r_val, self.r_rows = (
-            np.concatenate(rk),
-            np.concatenate(rv),
-            np.concatenate(rr),
+        runiq, self.r_pos = np.unique(np.concatenate(rk), return_inverse=True)
+        self.r_val, self.r_rows = np.concatenate(rv), np.concatenate(rr)
+        self.r_nnz = len(runiq)
+        self.r_indices = runiq % self.q
+        self.r_indptr = np.concatenate(
+            [[0], np.cumsum(np.bincount(runiq // self.q, minlength=self.q))]
         )
+        # the fill-in structure, once: pattern and pairs (entries of C in CSR order)
+        ones = np.ones(self.nnz)
+        C1 = sp.csr_matrix((ones, self.c_indices, self.c_indptr), shape=self.c_shape)
+        R1 = sp.csr_matrix(
+            (np.ones(self.r_nnz), self.r_indices, self.r_indptr), shape=(self.q, self.q)
+        )
+        self.pattern = rest_pattern(R1, C1, k1)
+        # CSC position -> CSR position of each entry of C (the pair index is on CSC order)
+        Cpos = sp.csr_matrix(
+            (np.arange(1.0, self.nnz + 1), self.c_indices, self.c_indptr), shape=self.c_shape
+        ).tocsc()
+        Cpos.sort_indices()
+        csr_of = Cpos.data.astype(np.int64) - 1
+        pi, first, second = pair_index(C1, k1, self.pattern, with_entries=True)
+        self.pairs = None if pi is None else (pi, csr_of[first], csr_of[second])
 
     def __call__(self, y: np.ndarray, w: np.ndarray) -> CrossProducts:
         """The cross-products of ``[X, y]`` and the terms with row weights ``w``."""
@@ -157,16 +133,32 @@ class WeightedCrossProducts:
         cdata = np.bincount(self.c_pos, w[self.c_rows] * self.c_val, minlength=self.nnz)
         C = sp.csr_matrix((cdata, self.c_indices, self.c_indptr), shape=self.c_shape)
         q = self.q
-        R = np.bincount(self.r_pos, w[self.r_rows] * self.r_val, minlength=q * q).reshape(q, q)
+        rdata = np.bincount(self.r_pos, w[self.r_rows] * self.r_val, minlength=self.r_nnz)
+        R = sp.csr_matrix((rdata, self.r_indices, self.r_indptr), shape=(q, q))
         RXY = np.empty((q, p + 1))
         for c, col in enumerate(XY):
             wc = w * col
             RXY[:, c] = sum(np.bincount(rc, wc * rv, minlength=q) for rc, rv in self.rcols)
         pairs = None
         if self.pairs is not None:
-            flat, widx, first, second = self.pairs
-            d = cdata[self.csc_order]
-            pairs = PairIndex(flat=flat, widx=widx, val=d[first] * d[second], q=q, k1=k1)
+            pi, first, second = self.pairs
+            pairs = PairIndex(
+                slot=pi.slot,
+                widx=pi.widx,
+                val=cdata[first] * cdata[second],
+                pattern=self.pattern,
+                k1=k1,
+            )
         return CrossProducts(
-            n=n, p=p, terms=self.terms, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
+            n=n,
+            p=p,
+            terms=self.terms,
+            D1=D1,
+            P1=P1,
+            C=C,
+            R=R,
+            RXY=RXY,
+            XYXY=XYXY,
+            pairs=pairs,
+            pattern=self.pattern,
         )

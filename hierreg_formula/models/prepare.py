@@ -38,6 +38,7 @@ from ..core.conditioning import condition
 from ..core.structure import TermArrays
 from ..exceptions import DataError, EstimationError, RankDeficiencyWarning, warn
 from ..formula.blocks import DesignBlocks
+from ..memory import check_fit_memory
 
 #: relative tolerance on the diagonal of R in the QR rank check (lme4's rankMatrix default)
 RANK_TOL = 1e-7
@@ -251,13 +252,17 @@ def prepare(
     )
 
 
-#: the dense part of the factor (every grouping factor but the largest) is kept under this
-MAX_DENSE_COLUMNS = 12_000
-
-
 def check_mixed_model(pm: PreparedModel) -> None:
     """Raise :class:`~hierreg_formula.EstimationError` for a linear mixed model that
-    cannot be estimated from these data (used by REML/ML and ``alpha="reml"``)."""
+    cannot be estimated from these data (used by REML/ML and ``alpha="reml"``).
+
+    Besides the response and the fixed effects, as lme4 does (``check.nobs.vs.nlev``,
+    ``check.nobs.vs.nRE``): every grouping factor must have fewer levels than there are
+    observations, and every random-effects term fewer random effects (levels x columns)
+    than observations; otherwise its variances cannot be told apart from the residual
+    variance.  Last, the memory the fit needs (:func:`~hierreg_formula.memory.check_fit_memory`)
+    is compared with what is available, before anything large is allocated.
+    """
     blocks = pm.blocks
     n = pm.nobs
     if not pm.terms:
@@ -273,24 +278,43 @@ def check_mixed_model(pm: PreparedModel) -> None:
         raise EstimationError(
             f"the response {blocks.y_name!r} has no variance (all values {y[0]!r})"
         )
-    for blk in blocks.random:
-        if blk.nlevels >= n:
-            raise EstimationError(
-                f"grouping factor {blk.group!r} has {blk.nlevels} levels for {n} observations: "
-                "every level has a single row, so its variance cannot be told apart from the "
-                "residual variance (the number of levels must be < the number of observations)"
-            )
-    sizes = sorted((t.q for t in pm.terms), reverse=True)
-    dense = sum(sizes[1:])
-    if dense > MAX_DENSE_COLUMNS:
-        raise EstimationError(
-            f"the random effects of every grouping factor but the largest ({dense} columns) "
-            f"are factored as a dense matrix, which is limited to {MAX_DENSE_COLUMNS} columns "
-            f"(about {MAX_DENSE_COLUMNS**2 * 8 / 1e9:.1f} GB); this model has several large "
-            "crossed factors, which needs a sparse Cholesky factorization (not implemented)"
-        )
+    check_identifiable(
+        [blk.group for blk in blocks.random],
+        [blk.label for blk in blocks.random],
+        [t.nlevels for t in pm.terms],
+        [t.k for t in pm.terms],
+        n,
+    )
     if pm.X.shape[1] >= n:
         raise EstimationError(
             f"{pm.X.shape[1]} fixed-effects columns for {n} observations: nothing left to "
             "estimate the variance"
         )
+    q_rest = sum(t.q for t in pm.terms[1:])
+    check_fit_memory(q_rest, n, pm.X.shape[1] + sum(t.k for t in pm.terms) + 1)
+
+
+def check_identifiable(
+    groups: Sequence[str], labels: Sequence[str], nlevels: Sequence[int], ks: Sequence[int], n: int
+) -> None:
+    """lme4's checks of the random-effects sizes against the ``n`` observations.
+
+    >>> check_identifiable(["g"], ["(1 + x | g)"], [150], [2], 200)
+    Traceback (most recent call last):
+    ...
+    hierreg_formula.exceptions.EstimationError: term (1 + x | g) has 300 random effects (150 levels x 2 columns) for 200 observations: its variances cannot be told apart from the residual variance (the random effects of a term must be fewer than the observations)
+    """
+    for group, L in zip(groups, nlevels, strict=True):
+        if L >= n:
+            raise EstimationError(
+                f"grouping factor {group!r} has {L} levels for {n} observations: "
+                "every level has a single row, so its variance cannot be told apart from the "
+                "residual variance (the number of levels must be < the number of observations)"
+            )
+    for label, L, k in zip(labels, nlevels, ks, strict=True):
+        if L * k >= n:
+            raise EstimationError(
+                f"term {label} has {L * k} random effects ({L} levels x {k} columns) for {n} "
+                "observations: its variances cannot be told apart from the residual variance "
+                "(the random effects of a term must be fewer than the observations)"
+            )

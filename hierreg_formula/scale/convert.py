@@ -1,7 +1,7 @@
 """Reduced statistics -> the core's :class:`~hierreg_formula.core.structure.CrossProducts`.
 
 :func:`to_cross_products` is the one place that knows how the core stores its
-cross-products (dense ``R``, sparse ``C``, the fill-in pair index): when the core
+cross-products (sparse ``R`` and ``C``; the core builds its fill-in index itself): when the core
 changes its storage, this function follows it and nothing else in
 :mod:`hierreg_formula.scale` has to.
 
@@ -19,7 +19,7 @@ Example
 >>> terms = [TermArrays(g, 3, X), TermArrays(h, 2, X[:, :1])]
 >>> stats = SufficientStats.from_arrays(X, y, terms)
 >>> cp, ref = to_cross_products(stats, (3, 2)), cross_products(X, y, terms)
->>> np.allclose(cp.R, ref.R), np.allclose(cp.C.toarray(), ref.C.toarray())
+>>> np.allclose(cp.R.toarray(), ref.R.toarray()), np.allclose(cp.C.toarray(), ref.C.toarray())
 (True, True)
 >>> cp.terms[1].level_counts().tolist()
 [3, 3]
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from ..core.structure import CrossProducts, TermArrays, pair_index
+from ..core.structure import CrossProducts, TermArrays
 from .stats import SufficientStats
 
 
@@ -86,7 +86,7 @@ def to_cross_products(stats: SufficientStats, nlevels: Sequence[int]) -> CrossPr
         for L, k, c in zip(nlevels, ks, counts, strict=True)
     )
     if len(ks) == 1:
-        C, R, RXY, pairs = None, np.zeros((0, 0)), np.zeros((0, p + 1)), None
+        C, R, RXY = None, np.zeros((0, 0)), np.zeros((0, p + 1))
     else:
         sizes = [L * k for L, k in zip(nlevels[1:], ks[1:], strict=True)]
         offs = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
@@ -101,12 +101,11 @@ def to_cross_products(stats: SufficientStats, nlevels: Sequence[int]) -> CrossPr
         c = stats.C.tocoo()
         C = sp.csr_matrix((c.data, (rmap[c.row], cmap[c.col])), shape=(q_rest, q1))
         C.sum_duplicates()
-        R = np.zeros((q_rest, q_rest))
         r = stats.R.tocoo()
-        np.add.at(R, (rmap[r.row], rmap[r.col]), r.data)
+        R = sp.csr_matrix((r.data, (rmap[r.row], rmap[r.col])), shape=(q_rest, q_rest))
+        R.sum_duplicates()
         RXY = np.zeros((q_rest, p + 1))
         RXY[rmap] = stats.RXY
-        pairs = pair_index(C, k1)
     return CrossProducts(
-        n=stats.n, p=p, terms=terms, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=stats.XYXY, pairs=pairs
+        n=stats.n, p=p, terms=terms, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=stats.XYXY
     )

@@ -47,7 +47,8 @@ from ..exceptions import (
     warn,
 )
 from ..formula import DesignSpec
-from ..models.prepare import MAX_DENSE_COLUMNS
+from ..memory import check_fit_memory
+from ..models.prepare import check_identifiable
 from ..regularized.penalty import group_weights
 from ..regularized.squared import solve_ridge
 from ..threads import blas_threads_limited
@@ -113,22 +114,15 @@ def check_reduced(
             f"the response {spec.parsed.response!r} has no variance (all values "
             f"{np.float64(ym.lo[0])!r})"
         )
-    for rs, L in zip(spec.random, nlevels, strict=True):
-        if L >= n:
-            raise EstimationError(
-                f"grouping factor {rs.grouping.name!r} has {L} levels for {n} observations: "
-                "every level has a single row, so its variance cannot be told apart from the "
-                "residual variance (the number of levels must be < the number of observations)"
-            )
-    sizes = sorted((L * k for L, k in zip(nlevels, ks, strict=True)), reverse=True)
-    dense = sum(sizes[1:])
-    if dense > MAX_DENSE_COLUMNS:
-        raise EstimationError(
-            f"the random effects of every grouping factor but the largest ({dense} columns) "
-            f"are factored as a dense matrix, which is limited to {MAX_DENSE_COLUMNS} columns "
-            f"(about {MAX_DENSE_COLUMNS**2 * 8 / 1e9:.1f} GB); this model has several large "
-            "crossed factors, which needs a sparse Cholesky factorization (not implemented)"
-        )
+    check_identifiable(
+        [rs.grouping.name for rs in spec.random],
+        [f"({' + '.join(rs.names)} | {rs.grouping.name})" for rs in spec.random],
+        nlevels,
+        ks,
+        n,
+    )
+    sizes = [L * k for L, k in zip(nlevels, ks, strict=True)]
+    check_fit_memory(sum(sizes[1:]), 0, 0)  # the rows are not on the client
     if p >= n:
         raise EstimationError(
             f"{p} fixed-effects columns for {n} observations: nothing left to estimate the variance"

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 
 from ..core.conditioning import Conditioning
 from ..core.lmm import ols_solution
-from ..core.structure import CrossProducts, pair_index
+from ..core.structure import CrossProducts
 from ..inference.arrays import ModelArrays
 
 
@@ -63,7 +63,7 @@ def raw_cross_products(cp: CrossProducts, cond: Conditioning) -> CrossProducts:
     P1 = np.einsum("ba,lbc,cd->lad", Ginv1, cp.P1, B)
     XYXY = B.T @ cp.XYXY @ B
     if cp.C is None:
-        C, R, RXY, pairs = None, cp.R, cp.RXY, None
+        C, R, RXY = None, cp.R, cp.RXY
     else:
         Gr = sp.block_diag(
             [
@@ -75,12 +75,9 @@ def raw_cross_products(cp: CrossProducts, cond: Conditioning) -> CrossProducts:
         G1 = _level_inverse(cond.z_maps[0], cp.terms[0].nlevels)
         C = (Gr.T @ cp.C @ G1).tocsr()
         C.sum_duplicates()
-        R = np.asarray(Gr.T @ (Gr.T @ cp.R).T)  # R symmetric: Gr' R Gr
+        R = (Gr.T @ sp.csr_matrix(cp.R) @ Gr).tocsr()
         RXY = np.asarray(Gr.T @ cp.RXY) @ B
-        pairs = pair_index(C, cp.terms[0].k)
-    return CrossProducts(
-        n=cp.n, p=p, terms=cp.terms, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY, pairs=pairs
-    )
+    return CrossProducts(n=cp.n, p=p, terms=cp.terms, D1=D1, P1=P1, C=C, R=R, RXY=RXY, XYXY=XYXY)
 
 
 class StatsModelArrays(ModelArrays):

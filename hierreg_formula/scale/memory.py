@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..core.structure import MAX_PAIRS
+from ..core.fillin import MAX_PAIRS
 from ..exceptions import EstimationError
 
 #: the statistics may use at most this fraction of the available memory

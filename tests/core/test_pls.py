@@ -116,16 +116,17 @@ def test_per_level_lambdas_and_ridge_on_beta():
 
 
 def test_sparse_fill_in_path_matches_pair_path(monkeypatch):
-    import hierreg_formula.core.structure as structure
+    import hierreg_formula.core.fillin as fillin
 
     X, y, terms, rng = _problem(3, (2, 1, 2), (25, 8, 3))
     tmap = ThetaMap([t.k for t in terms])
     theta = np.abs(rng.normal(size=tmap.size)) + 0.1
     fs = tmap.factors(theta)
     cp_pairs = cross_products(X, y, terms)
-    monkeypatch.setattr(structure, "MAX_PAIRS", 0)
+    assert cp_pairs.rest.pairs is not None
+    monkeypatch.setattr(fillin, "MAX_PAIRS", 0)
     cp_sparse = cross_products(X, y, terms)
-    assert cp_pairs.pairs is not None and cp_sparse.pairs is None
+    assert cp_sparse.rest.pairs is None
     f1 = factorize(cp_pairs, fs)
     f2 = factorize(cp_sparse, fs)
     assert profiled_deviance(f1, True) == pytest.approx(profiled_deviance(f2, True), rel=1e-12)

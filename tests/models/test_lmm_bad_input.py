@@ -81,11 +81,42 @@ def test_unknown_method():
         hierreg.fit("y ~ x + (1 | g)", _data(), method="bayes")
 
 
-def test_too_many_crossed_levels_is_a_clear_error(monkeypatch):
-    import hierreg_formula.models.prepare as prepare
+def test_crossed_levels_beyond_the_memory_are_a_clear_error(monkeypatch):
+    """The dense block of the crossed factors is checked against the available memory
+    before anything is allocated: the error says what is needed and what is available."""
+    import hierreg_formula.memory as memory
 
-    monkeypatch.setattr(prepare, "MAX_DENSE_COLUMNS", 5)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10_000)
     df = _data(G=12, per=8)
     df["h"] = np.tile(np.arange(8), 12)
-    with pytest.raises(hierreg.EstimationError, match="dense matrix"):
+    with pytest.raises(hierreg.EstimationError, match=r"GB are available.*8 x 8 matrix") as err:
         hierreg.fit("y ~ x + (1 | g) + (1 | h)", df)
+    assert isinstance(err.value, MemoryError)
+    monkeypatch.setattr(memory, "available_memory", lambda: None)  # unknown: no check
+    hierreg.fit("y ~ x + (1 | g) + (1 | h)", df)
+
+
+def test_more_random_effects_than_observations_is_refused():
+    """500 random effects (100 levels x 5 columns) for 200 rows: lme4's
+    check.nobs.vs.nRE refuses it, and so do we, naming the term."""
+    rng = np.random.default_rng(7)
+    n = 200
+    df = pd.DataFrame(rng.normal(size=(n, 4)), columns=["x1", "x2", "x3", "x4"])
+    df["g"] = np.repeat(np.arange(100), 2)
+    df["y"] = rng.normal(size=n)
+    with pytest.raises(
+        hierreg.EstimationError,
+        match=r"term \(Intercept \+ x1 \+ x2 \+ x3 \+ x4 \| g\) has 500 random effects "
+        r"\(100 levels x 5 columns\) for 200 observations",
+    ):
+        hierreg.fit("y ~ 1 + (1 + x1 + x2 + x3 + x4 | g)", df)
+    # as many random effects as rows (q = n) is refused too (lme4: n <= q)
+    with pytest.raises(hierreg.EstimationError, match="200 random effects"):
+        hierreg.fit("y ~ 1 + (1 + x1 | g)", df)
+    # fewer than the rows: fitted (crossed terms may have more in total, as in lme4)
+    df3 = df.assign(g=np.repeat(np.arange(67), 3)[:n], h=np.tile(np.arange(90), 3)[:n])
+    df3["y"] += 0.5 * df3["g"] % 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = hierreg.fit("y ~ 1 + (1 + x1 | g) + (1 | h)", df3)
+    assert np.isfinite(res.reml_criterion)
