@@ -101,45 +101,106 @@ def scalar_gradient(f: PLSFactor, theta: np.ndarray, reml: bool) -> np.ndarray:
     return g
 
 
-def single_term_gradient(f: PLSFactor, factor: np.ndarray, reml: bool) -> np.ndarray:
-    """Gradient of the profiled deviance for a model with ONE (vector-valued) term.
+def residual_crossproducts(f: PLSFactor, b: list[np.ndarray], beta: np.ndarray) -> list[np.ndarray]:
+    """``Z_i' r`` per term as ``(L_i, k_i)`` arrays, ``r = y - X beta - Z b`` (cross-products only).
 
-    With ``A_l = T'D_l T + I``, ``B_l = P_l' T`` (``P_l = Z_l'X``) and
-    ``S = X'X - sum_l B_l A_l^{-1} B_l'``, ``log|M| = sum_l log|A_l| + log|S|``; for
-    ``dT/dtheta_j = e_r e_c'`` each trace reduces to entry ``[c, r]`` of
-
-        sum_l  A_l^{-1} T'D_l  -  A_l^{-1} B_l' S^{-1} P_l'  +  W_l T'D_l,
-        W_l = A_l^{-1} B_l' S^{-1} B_l A_l^{-1}   (twice, by symmetry),
-
-    and ``d pwrss / d theta_j = -2 sum_l (Z_l' r)[r] u_l[c]`` with
-    ``Z_l' r = Z_l'y - P_l beta - D_l T u_l``.  All batched over the levels.
+    ``Z'Z b`` splits into the first term's block-diagonal part ``D1``, the crossed part
+    ``C`` (rest x first) and the rest's ``R``.
     """
     cp = f.cp
-    n, p = cp.n, cp.p
-    T = np.asarray(factor, dtype=float)
-    k = T.shape[0]
-    L11 = f.L11
-    eye = np.broadcast_to(np.eye(k), L11.shape)
-    Linv = tri_solve_blocks(L11, eye)
-    Ai = np.swapaxes(Linv, 1, 2) @ Linv  # (L, k, k)
-    D = cp.D1
-    TtD = T.T @ D  # (L, k, k)
-    F = Ai @ TtD
-    if reml and p:
-        P = cp.P1[:, :, :p]  # (L, k, p) = Z_l'X
-        LSx = f.LS[:p, :p]
-        Sinv = np.linalg.inv(LSx @ LSx.T)
-        Bt = np.swapaxes(T, 0, 1) @ P  # (L, k, p) = B_l'
-        AiBt = Ai @ Bt  # (L, k, p)
-        F = F - AiBt @ Sinv @ np.swapaxes(P, 1, 2)
-        W = AiBt @ Sinv @ np.swapaxes(AiBt, 1, 2)
-        F = F + W @ TtD
-    dlogdet = 2.0 * F.sum(axis=0).T  # entry [r, c] for d/dT[r, c]
-    u, _, beta = f.solution()
-    u1 = u.reshape(-1, k)
-    Ztr = cp.P1[:, :, -1] - cp.P1[:, :, :p] @ beta - np.einsum("lab,bc,lc->la", D, T, u1)
-    dpw = -2.0 * np.einsum("la,lb->ab", Ztr, u1)  # [r, c]
-    mult = (n - p) if reml else n
-    G = dlogdet + (mult / f.pwrss) * dpw
-    cols, rows = np.triu_indices(k)
-    return G[rows, cols]
+    p = cp.p
+    t1 = cp.terms[0]
+    b1 = b[0]
+    out1 = cp.P1[:, :, p] - cp.P1[:, :, :p] @ beta - np.einsum("lab,lb->la", cp.D1, b1)
+    outs = [out1]
+    if cp.C is not None:
+        br = np.concatenate([x.ravel() for x in b[1:]])
+        out1 -= np.asarray(cp.C.T @ br).reshape(t1.nlevels, t1.k)
+        rr = cp.RXY[:, p] - cp.RXY[:, :p] @ beta - cp.C @ b1.ravel() - cp.R @ br
+        off = cp.rest_offsets
+        for j, t in enumerate(cp.terms[1:]):
+            outs.append(rr[off[j] : off[j + 1]].reshape(t.nlevels, t.k))
+    return outs
+
+
+def vector_gradient(f: PLSFactor, factors: list[np.ndarray], reml: bool) -> np.ndarray:
+    """Gradient of the (RE)ML profiled deviance for any terms, valid on the boundary.
+
+    With ``Gt = [Z Lambda, X]`` and ``M = Gt'Gt + diag(I, 0)`` (``A`` for ML),
+    ``d log|M| = 2 tr(W dLambda)`` with ``W = (M^{-1} Gt'Z)`` restricted to the ``u``
+    rows; only ``W``'s diagonal level blocks enter (``dLambda`` is block diagonal), so
+    ``d log|M| / dT_rc = 2 sum_l (W_ll)_{cr}`` for term ``i``.  Through the blocked
+    factor ``[[L11, 0], [N, L_S]]`` and ``S^{-1} = (L_S L_S')^{-1}`` (rest terms, ``X``):
+
+    - first term, level ``l``: ``W_ll = V_l T'D_l - A_l^{-1} T' J_l`` with
+      ``A_l = T'D_l T + I``, ``J_l = K_l' S^{-1} K_l``, ``K_l = [Lambda_r'C_l; X'Z_l]`` and
+      ``V_l = A_l^{-1} + A_l^{-1} T' J_l T A_l^{-1}`` (the level's block of ``M^{-1}``);
+    - rest terms: the diagonal level blocks of ``S^{-1}_{r.} [Lambda_r'(R - C W C');
+      (Z_r'X - C W Z_1'X)']`` (``W = Lambda_1 A_11^{-1} Lambda_1'``, the fill-in's weights).
+
+    No ``T^{-1}`` appears, so a singular ``T`` (a variance on its bound) is fine.  By the
+    envelope theorem ``d pwrss / dT_rc = -2 sum_l (Z_i'r)_{l r} u_{l c}`` with ``Z'r``
+    from the cross-products.
+    """
+    cp = f.cp
+    n = cp.n
+    p = cp.p if reml else 0
+    q = cp.q_rest
+    dim = q + p
+    t1 = cp.terms[0]
+    L1, k1 = t1.nlevels, t1.k
+    T1 = np.asarray(factors[0], dtype=float)
+    eye = np.broadcast_to(np.eye(k1), f.L11.shape)
+    Linv = tri_solve_blocks(f.L11, eye)
+    Ainv = np.swapaxes(Linv, 1, 2) @ Linv  # A_l^{-1}
+    J = np.zeros((L1, k1, k1))
+    Sinv = None
+    if dim:
+        inv, info = lapack.dpotri(np.ascontiguousarray(f.LS[:dim, :dim]), lower=1)
+        if info != 0:
+            raise np.linalg.LinAlgError(f"dpotri failed ({info})")
+        Sinv = np.tril(inv) + np.tril(inv, -1).T
+        P1X = cp.P1[:, :, :p]  # (L1, k1, p): Z_1'X per level
+        if q:
+            Srr = Sinv[:q, :q]
+            Q = np.asarray(f.lam_rest @ np.asarray(f.lam_rest @ Srr).T).T
+            J += f._level_sums(Q)
+            if p:
+                Pc = np.asarray(cp.C.T @ np.asarray(f.lam_rest @ Sinv[:q, q:])).reshape(L1, k1, p)
+                cross = Pc @ np.swapaxes(P1X, 1, 2)
+                J += cross + np.swapaxes(cross, 1, 2)
+        if p:
+            J += P1X @ Sinv[q:, q:] @ np.swapaxes(P1X, 1, 2)
+    TtJ = T1.T @ J  # (L1, k1, k1)
+    V1 = Ainv + Ainv @ TtJ @ T1 @ Ainv
+    W1 = V1 @ (T1.T @ cp.D1) - Ainv @ TtJ
+    S_W = [W1.sum(axis=0)]
+    if q:
+        M1 = f.M1
+        Wfill = M1 @ np.swapaxes(M1, 1, 2)
+        K = _fill_in(cp, Wfill)
+        if cp.pairs is not None:  # lower triangle only
+            K = np.tril(K) + np.tril(K, -1).T
+        top = np.asarray(f.lam_rest.T @ (cp.R - K))  # Lambda_r'(R - C W C')
+        rows = [top]
+        if p:
+            cwp = np.asarray(cp.C @ (Wfill @ P1X).reshape(-1, p))  # C W Z_1'X
+            rows.append((cp.RXY[:, :p] - cwp).T)
+        Yr = Sinv[:q, :] @ np.vstack(rows)  # (q, q)
+        off = cp.rest_offsets
+        for j, t in enumerate(cp.terms[1:]):
+            idx = off[j] + np.arange(t.nlevels)[:, None] * t.k + np.arange(t.k)
+            S_W.append(Yr[idx[:, :, None], idx[:, None, :]].sum(axis=0))
+    u, b, beta = f.solution()
+    from .structure import split_by_term
+
+    u_terms = split_by_term(u, cp.terms)
+    ztr = residual_crossproducts(f, split_by_term(b, cp.terms), beta)
+    mult = (n - cp.p) if reml else n
+    scale = mult / f.pwrss
+    grads = []
+    for t, SW, zr, ut in zip(cp.terms, S_W, ztr, u_terms, strict=True):
+        G = 2.0 * SW.T - 2.0 * scale * (zr.T @ ut)  # [r, c]
+        cols, rows_ = np.triu_indices(t.k)
+        grads.append(G[rows_, cols])
+    return np.concatenate(grads)

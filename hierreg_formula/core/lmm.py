@@ -34,7 +34,7 @@ from scipy.optimize import minimize
 
 from ..exceptions import EstimationError
 from .conditioning import Conditioning, condition
-from .gradient import scalar_gradient, single_term_gradient
+from .gradient import scalar_gradient, vector_gradient
 from .pls import PLSFactor, factorize
 from .structure import CrossProducts, TermArrays, cross_products
 from .theta import ThetaMap
@@ -113,15 +113,15 @@ class DevianceFunction:
         return profiled_deviance(self.factor(np.asarray(theta, dtype=float)), self.reml)
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """Deviance and its analytic gradient (one term, or all terms scalar)."""
+        """Deviance and its analytic gradient (scalar terms: :func:`scalar_gradient`;
+        any terms: :func:`vector_gradient`)."""
         self.nfev += 1
         theta = np.asarray(theta, dtype=float)
         f = self.factor(theta)
-        if len(self.cp.terms) == 1 and self.cp.terms[0].k > 1:
-            return profiled_deviance(f, self.reml), single_term_gradient(
-                f, self.tmap.factors(theta)[0], self.reml
-            )
-        return profiled_deviance(f, self.reml), scalar_gradient(f, theta, self.reml)
+        if all(t.k == 1 for t in self.cp.terms):
+            return profiled_deviance(f, self.reml), scalar_gradient(f, theta, self.reml)
+        factors = self.tmap.factors(theta)
+        return profiled_deviance(f, self.reml), vector_gradient(f, factors, self.reml)
 
 
 def ols_solution(cp: CrossProducts) -> tuple[np.ndarray, float]:
@@ -226,6 +226,54 @@ def _optimize(
     return best["x"], best["f"], converged and np.isfinite(best["f"]), msg
 
 
+#: the Newton polish after L-BFGS-B is used up to this many parameters (m extra gradients)
+NEWTON_POLISH_MAX = 30
+
+
+def _newton_polish(
+    value_and_gradient, x: np.ndarray, f: float, lower: np.ndarray, steps: int = 2
+) -> tuple[np.ndarray, float, str]:
+    """Newton steps on the free coordinates, the Hessian from forward differences of the
+    analytic gradient (``m`` gradients each): L-BFGS-B stops at a projected gradient
+    of ~1e-6, which leaves ``theta`` about 1e-6 from the optimum; one or two Newton steps
+    take it to the precision of the deviance, so that the optimum does not depend on
+    round-off in the cross-products (chunked sums, row order).  A step is kept only if
+    it lowers the deviance (or keeps it) and shrinks the gradient."""
+    m = len(x)
+    if m == 0 or m > NEWTON_POLISH_MAX:
+        return x, f, ""
+    f0, g0 = value_and_gradient(x)
+    done = 0
+    for _ in range(steps):
+        free = ~((x <= lower) & (g0 > 0))
+        idx = np.flatnonzero(free)
+        if not len(idx):
+            break
+        H = np.empty((len(idx), len(idx)))
+        for a, j in enumerate(idx):
+            h = 1e-5 * max(1.0, abs(float(x[j])))
+            xp = x.copy()
+            xp[j] += h
+            H[:, a] = (value_and_gradient(xp)[1][idx] - g0[idx]) / h
+        H = 0.5 * (H + H.T)
+        try:
+            step = np.linalg.solve(H, g0[idx])
+        except np.linalg.LinAlgError:
+            break
+        xn = x.copy()
+        xn[idx] -= step
+        xn = np.maximum(xn, lower)
+        fn, gn = value_and_gradient(xn)
+        pg = lambda z, g: np.where((z <= lower) & (g > 0), 0.0, g)  # noqa: E731
+        if not (np.isfinite(fn) and fn <= f0 + 1e-12 * abs(f0)):
+            break
+        if np.max(np.abs(pg(xn, gn))) >= np.max(np.abs(pg(x, g0))):
+            break
+        x, f0, g0 = xn, fn, gn
+        done += 1
+    return x, f0, f"; {done} Newton step(s)" if done else ""
+
+
 def _optimize_gradient(
     fun: DevianceFunction, x0: np.ndarray, lower: np.ndarray, maxeval: int
 ) -> tuple[np.ndarray, float, bool, str]:
@@ -255,11 +303,12 @@ def _optimize_gradient(
         jac=True,
         method="L-BFGS-B",
         bounds=bounds,
-        options={"ftol": 1e-15, "gtol": 1e-5, "maxiter": maxeval, "maxcor": 10},
+        options={"ftol": 1e-15, "gtol": 1e-6, "maxiter": maxeval, "maxcor": 10},
     )
     x = np.asarray(res.x)
     if res.success:
-        return x, float(res.fun), True, f"L-BFGS-B: {res.message}"
+        x, f, note = _newton_polish(value_and_gradient, x, float(res.fun), lower)
+        return x, f, True, f"L-BFGS-B: {res.message}{note}"
     f, g = value_and_gradient(x)
     pg = np.where((x <= lower) & (g > 0), 0.0, g)
     size = float(np.max(np.abs(pg))) if len(pg) else 0.0
@@ -413,10 +462,11 @@ class LMMProblem:
         fun, lower = self.fun, self.tmap.lower
         x0 = self.start() if theta0 is None else self.to_conditioned(theta0)
         if gradient is None:
-            # scalar terms: the gradient costs about one evaluation and saves most of them;
-            # a vector term's gradient costs several batched products per call, which on
-            # measured problems (sleepstudy, 100k/1M rows) is no faster than BOBYQA
-            gradient = all(t.k == 1 for t in self.cp.terms)
+            # the analytic gradient (scalar or vector terms, exact on the boundary) costs
+            # one to three evaluations and saves most of them: L-BFGS-B needs 7-30
+            # evaluations where BOBYQA needs 60-400 (sleepstudy 14 vs 83, three vector
+            # terms 26 vs 368; 210 variance parameters: 150 evaluations, seconds)
+            gradient = True
         converged, msg = False, ""
         if gradient:
             theta_s, _, converged, msg = _optimize_gradient(fun, x0, lower, maxeval)
@@ -515,8 +565,8 @@ def fit_lmm(
     xtol, ftol:
         Absolute tolerances on ``theta`` and on the deviance for BOBYQA.
     gradient:
-        Use L-BFGS-B with the analytic gradient (:mod:`.gradient`); default when
-        every term is scalar.  Otherwise (or if it fails) NLopt's BOBYQA.
+        Use L-BFGS-B with the analytic gradient (:mod:`.gradient`, default); if it does
+        not converge, or with ``gradient=False``, NLopt's BOBYQA.
     weights, offset:
         Prior weights and offset (see :class:`LMMProblem`).
     """

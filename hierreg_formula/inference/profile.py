@@ -341,17 +341,22 @@ class Profiler:
                 za, zb = zs[-2] - target, zs[-1] - target
                 if za == 0:
                     return a
-                return float(
-                    optimize.brentq(
-                        lambda t: self.zeta(w, t) - target,
-                        min(a, b),
-                        max(a, b),
-                        xtol=xtol * max(1.0, abs(xhat)),
-                        rtol=1e-12,
+                if np.sign(za) == np.sign(zb):
+                    return b
+                try:
+                    return float(
+                        optimize.brentq(
+                            lambda t: self.zeta(w, t) - target,
+                            min(a, b),
+                            max(a, b),
+                            xtol=xtol * max(1.0, abs(xhat)),
+                            rtol=1e-12,
+                        )
                     )
-                    if np.sign(za) != np.sign(zb)
-                    else b
-                )
+                except ValueError:
+                    # re-evaluated ends disagree in sign by round-off of the inner fits:
+                    # the crossing is within their noise, interpolate it
+                    return float(a + (b - a) * za / (za - zb))
             if x == edge:
                 return edge
             # secant step on the last two points towards the target, capped

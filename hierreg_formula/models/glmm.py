@@ -81,7 +81,9 @@ def fit_glmm_blocks(
         weights = blocks.trials
     if not blocks.random:
         raise EstimationError(
-            "the formula has no random-effects term such as '(1 | group)'; a GLMM needs one"
+            "the formula has no random-effects term such as '(1 | group)'; a GLMM needs one "
+            "(fit a model without random effects with statsmodels' glm; "
+            "hierreg.anova(glm_result, glmm_result) compares them)"
         )
     if blocks.y is None:
         raise EstimationError("the formula has no response")

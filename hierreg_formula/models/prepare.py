@@ -263,7 +263,8 @@ def check_mixed_model(pm: PreparedModel) -> None:
     if not pm.terms:
         raise EstimationError(
             "the formula has no random-effects term such as '(1 | group)'; "
-            "a linear mixed model needs at least one"
+            "a linear mixed model needs at least one (fit a model without random effects "
+            "with statsmodels' ols; hierreg.anova(ols_result, mixed_result) compares them)"
         )
     if pm.y is None:
         raise EstimationError("the formula has no response")

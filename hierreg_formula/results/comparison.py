@@ -6,6 +6,9 @@ so, as lme4 does, REML fits are refitted by maximum likelihood first (the table
 says so); the refit reuses the fitted model's arrays (no formula or design
 rebuild).
 
+A model without random effects enters as a statsmodels result (``smf.ols(...).fit()`` or
+``smf.glm(...).fit()``), as lme4 accepts an ``lm``/``glm`` beside ``lmer`` fits.
+
 Example
 -------
 >>> import hierreg_formula as hierreg
@@ -56,9 +59,51 @@ class ModelComparisonTable:
         return notes + self.table.to_html(float_format=lambda v: f"{v:.6g}", na_rep="")
 
 
+def _is_statsmodels(res: Any) -> bool:
+    """A statsmodels regression or GLM result (a model without random effects)."""
+    return not hasattr(res, "model_blocks") and hasattr(getattr(res, "model", None), "endog")
+
+
+def _statsmodels_loglik(res: Any) -> tuple[float, int]:
+    """Maximised log-likelihood and parameter count of a statsmodels OLS/WLS or GLM fit,
+    counting the residual SD as a parameter where the model has one (as R's ``logLik``)."""
+    k = len(np.asarray(res.params))
+    family = getattr(res.model, "family", None)
+    if family is None:  # OLS / WLS: statsmodels' llf is the ML one; sigma is estimated
+        return float(res.llf), k + 1
+    name = type(family).__name__
+    if name == "Gaussian":
+        # statsmodels' GLM llf uses the Pearson scale, not the ML one: recompute at the MLE
+        w = np.asarray(getattr(res.model, "var_weights", 1.0), dtype=float)
+        r = np.asarray(res.resid_response, dtype=float)
+        n = r.size
+        rss = float(np.sum(w * r * r))
+        ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + 0.5 * float(np.sum(np.log(w)))
+        return ll, k + 1
+    if name not in ("Binomial", "Poisson"):
+        raise HierregError(
+            f"anova() takes statsmodels OLS/WLS or GLM fits with a Gaussian, binomial or "
+            f"Poisson family; got a {name} GLM (its dispersion is not a fitted parameter)"
+        )
+    return float(res.llf), k
+
+
+def _response(res: Any) -> tuple[str, int, np.ndarray]:
+    """Response name, number of rows and response values of a fitted model."""
+    if _is_statsmodels(res):
+        y = np.asarray(res.model.endog, dtype=float)
+        if y.ndim == 2 and y.shape[1] == 2:  # binomial (successes, failures): proportions
+            with np.errstate(invalid="ignore", divide="ignore"):
+                y = np.where(y.sum(axis=1) > 0, y[:, 0] / y.sum(axis=1), 0.0)
+        return "", int(res.nobs), y  # statsmodels names a two-column response its own way
+    return str(res.endog_name), int(res.nobs), np.asarray(res.model_blocks.y, dtype=float)
+
+
 def _ml_loglik(res: Any) -> tuple[float, int, bool]:
     """The model's maximised (ML) log-likelihood, its number of parameters, and whether a
     REML fit had to be refitted by ML."""
+    if _is_statsmodels(res):
+        return (*_statsmodels_loglik(res), False)
     method = str(getattr(res, "method", ""))
     npar = int(res.df_modelwc)
     if method == "REML":
@@ -71,18 +116,17 @@ def _ml_loglik(res: Any) -> tuple[float, int, bool]:
 
 
 def _same_data(models: Sequence[Any]) -> None:
-    first = models[0]
-    y0 = np.asarray(first.model_blocks.y)
+    name0, n0, y0 = _response(models[0])
     for m in models[1:]:
-        y = np.asarray(m.model_blocks.y)
-        if m.nobs != first.nobs or m.endog_name != first.endog_name:
+        name, n, y = _response(m)
+        if n != n0 or (name and name0 and name != name0):
             raise HierregError(
                 "the models were not fitted to the same data: "
-                f"{first.endog_name!r} with {first.nobs} rows vs {m.endog_name!r} with "
-                f"{m.nobs} rows (refit them on the same rows, e.g. after dropping missing "
+                f"{name0!r} with {n0} rows vs {name!r} with "
+                f"{n} rows (refit them on the same rows, e.g. after dropping missing "
                 "values from the union of their columns)"
             )
-        if not np.array_equal(y0, y):
+        if y.shape != y0.shape or not np.allclose(y0, y, rtol=0.0, atol=1e-12):
             raise HierregError(
                 "the models were not fitted to the same data: their responses differ "
                 "(different rows or another response)"
@@ -94,7 +138,11 @@ def _names(models: Sequence[Any], names: Sequence[str] | None) -> list[str]:
         if len(names) != len(models):
             raise HierregError(f"{len(names)} names for {len(models)} models")
         return list(names)
-    return [getattr(m, "formula", f"m{i}") or f"m{i}" for i, m in enumerate(models)]
+    out = []
+    for i, m in enumerate(models):
+        model = m.model if _is_statsmodels(m) else m
+        out.append(getattr(model, "formula", None) or f"m{i}")
+    return out
 
 
 def anova(*models: Any, names: Sequence[str] | None = None) -> ModelComparisonTable:
@@ -103,7 +151,18 @@ def anova(*models: Any, names: Sequence[str] | None = None) -> ModelComparisonTa
     Rows ordered by the number of parameters; each model is tested against the one
     before it: ``Chisq = 2 (logLik_1 - logLik_0)`` on ``Df = npar_1 - npar_0``.  REML
     fits are refitted by ML first (a note says so).  The models must be fitted to the
-    same rows and response.
+    same rows and response.  A model without random effects is a statsmodels OLS/WLS or
+    GLM (binomial, Poisson, Gaussian) result, its residual SD counted as a parameter.
+
+    Example
+    -------
+    >>> import statsmodels.formula.api as smf
+    >>> import hierreg_formula as hierreg
+    >>> df = hierreg.load_dataset("sleepstudy")
+    >>> m1 = hierreg.fit("Reaction ~ Days + (Days | Subject)", df)
+    >>> tab = anova(smf.ols("Reaction ~ Days", df).fit(), m1)
+    >>> round(float(tab["Chisq"].iloc[1]), 2)  # lme4: 148.35
+    148.35
     """
     if len(models) < 2:
         raise HierregError("anova() compares two or more fitted models")
@@ -137,6 +196,11 @@ def anova(*models: Any, names: Sequence[str] | None = None) -> ModelComparisonTa
     notes = []
     if any(r[2] for r in rows):
         notes.append("refitting model(s) with ML (instead of REML)")
+    if any(_is_statsmodels(m) for m in models):
+        notes.append(
+            "a model without random effects tests variances on the boundary (zero): the "
+            "chi-square p-value is conservative (Self & Liang 1987)"
+        )
     return ModelComparisonTable(table, notes)
 
 
@@ -160,7 +224,9 @@ def compare_models(
             if refitted and not notes:
                 notes.append("REML fits compared at their ML refits")
         else:
-            value, npar = float(m.llf), int(m.df_modelwc)
+            value, npar = (
+                _statsmodels_loglik(m) if _is_statsmodels(m) else (float(m.llf), int(m.df_modelwc))
+            )
         ll.append(value)
         k.append(npar)
     ll_a, k_a = np.array(ll), np.array(k, dtype=float)

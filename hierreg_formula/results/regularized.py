@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from scipy.special import expit
-from statsmodels.iolib.summary2 import Summary
 
 from ..formula.blocks import DesignBlocks
 from .base import MixedResultsBase, theta_names
+from .summary import MixedSummary as Summary
 
 KINDS = ("prob", "label", "link")
 

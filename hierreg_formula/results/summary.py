@@ -10,6 +10,7 @@ True
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,73 @@ import pandas as pd
 from statsmodels.iolib.summary2 import Summary
 
 from .inference import normalize_ddf
+
+
+def _cells(df: pd.DataFrame, settings: dict) -> tuple[list[list[str]], bool]:
+    """The table as rows of strings (header row first when shown) and its alignment."""
+    body = df.astype(object).where(pd.notna(df), "").astype(str).values.tolist()
+    rows = [list(r) for r in body]
+    if settings.get("index", True):
+        rows = [[str(i), *r] for i, r in zip(df.index, rows, strict=True)]
+    if settings.get("header", True):
+        head = [str(c) for c in df.columns]
+        rows.insert(0, ([""] if settings.get("index", True) else []) + head)
+    return rows, settings.get("align", "r") == "l"
+
+
+def _render(rows: list[list[str]], left: bool, has_header: bool, width: int) -> list[str]:
+    """Columns at their natural widths, three spaces apart, filled to ``width``."""
+    if not rows:
+        return []
+    ncol = max(len(r) for r in rows)
+    rows = [r + [""] * (ncol - len(r)) for r in rows]
+    widths = [max(len(r[j]) for r in rows) for j in range(ncol)]
+    gaps = max(ncol - 1, 1)
+    gap = [3] * gaps
+    spare = max(width - sum(widths) - 3 * gaps, 0)
+    # the spare width goes after the labels (data packed to the right), or between the
+    # two key/value pairs of the left-aligned model-info table
+    gap[(ncol // 2 - 1) if left and ncol >= 4 else 0] += spare
+    lines = []
+    for i, r in enumerate(rows):
+        parts = []
+        for j, cell in enumerate(r):
+            # the first column (labels) is left-aligned; data right-aligned unless left
+            aligned = cell.ljust(widths[j]) if (left or j == 0) else cell.rjust(widths[j])
+            parts.append(aligned + (" " * gap[j] if j < ncol - 1 else ""))
+        lines.append("".join(parts).rstrip())
+        if has_header and i == 0:
+            lines.append("")  # placeholder for the rule under the header
+    return lines
+
+
+class MixedSummary(Summary):
+    """statsmodels' :class:`~statsmodels.iolib.summary2.Summary` (``.tables``, HTML,
+    LaTeX) with a compact text layout: each table keeps its natural column widths and
+    all share one rule width, so a two-column variance table is not stretched to the
+    fixed-effects table's column count."""
+
+    def as_text(self) -> str:
+        """The summary as plain text."""
+        parts = [_cells(df, st) for df, st in zip(self.tables, self.settings, strict=True)]
+        natural = [
+            sum(max(len(r[j]) if j < len(r) else 0 for r in rows) for j in range(len(rows[0])))
+            + 3 * (len(rows[0]) - 1)
+            for rows, _ in parts
+            if rows
+        ]
+        width = max([*natural, len(self.title or "")])
+        out = [(self.title or "").center(width).rstrip(), "=" * width]
+        for k, ((rows, left), st) in enumerate(zip(parts, self.settings, strict=True)):
+            if k:
+                out.append("-" * width)
+            header = st.get("header", True) and len(rows) > 1
+            for line in _render(rows, left, header, width):
+                out.append(line if line else "-" * width)
+        out.append("=" * width)
+        for note in self.extra_txt:
+            out.extend(textwrap.wrap(note, width) or [""])
+        return "\n".join(out)
 
 
 def _fmt(x: float) -> str:
@@ -82,7 +150,7 @@ def lmm_summary(res: Any, alpha: float = 0.05, ddf: str | None = None) -> Summar
         "Mean group size:": f"{sizes.mean():.1f}",
         "AIC / BIC:": f"{res.aic:.4f} / {res.bic:.4f}",
     }
-    smry = Summary()
+    smry = MixedSummary()
     smry.add_title("Linear Mixed Model Regression Results")
     smry.add_dict(info, ncols=2)
     ddf = normalize_ddf(ddf or getattr(res, "default_ddf", "normal"))
@@ -121,7 +189,7 @@ def glmm_summary(res: Any, alpha: float = 0.05) -> Summary:
     }
     if res.nb_theta is not None:
         info["NB theta:"] = f"{res.nb_theta:.4f}"
-    smry = Summary()
+    smry = MixedSummary()
     smry.add_title("Generalized Linear Mixed Model Results")
     smry.add_dict(info, ncols=2)
     smry.add_df(res.tidy(alpha).map(lambda v: f"{v:.3f}"), float_format="%s")

@@ -248,3 +248,51 @@ def test_ddf_must_be_known(sleep):
     _, m1, _ = sleep
     with pytest.raises(hierreg.HierregError, match="ddf must be one of"):
         m1.tidy(ddf="containment")
+
+
+def _anova_null_ref() -> dict:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "data" / "reference" / "lme4-turn3"
+    return json.loads((path / "anova_null.json").read_text())
+
+
+def test_anova_against_model_without_random_effects():
+    """lme4's anova(lmer, lm) and anova(glmer, glm): a statsmodels fit is the null model."""
+    import statsmodels.api as sm
+    import statsmodels.formula.api as smf
+
+    ref = _anova_null_ref()
+    df = hierreg.load_dataset("sleepstudy")
+    tab = hierreg.anova(
+        smf.ols("Reaction ~ Days", df).fit(), hierreg.fit("Reaction ~ Days + (Days | Subject)", df)
+    ).table
+    r = ref["sleep"]
+    assert list(tab["npar"]) == r["npar"]
+    np.testing.assert_allclose(tab["logLik"], r["logLik"], rtol=1e-9)
+    np.testing.assert_allclose(tab["AIC"], r["AIC"], rtol=1e-9)
+    np.testing.assert_allclose(tab["BIC"], r["BIC"], rtol=1e-9)
+    assert tab["Chisq"].iloc[1] == pytest.approx(r["Chisq"][1], rel=1e-8)
+    assert tab["Pr(>Chisq)"].iloc[1] == pytest.approx(r["p"][1], rel=1e-6)
+
+    cb = hierreg.load_dataset("cbpp").assign(fail=lambda d: d["size"] - d["incidence"])
+    glm = smf.glm("incidence + fail ~ period", cb, family=sm.families.Binomial()).fit()
+    glmm = hierreg.fit(
+        "cbind(incidence, size - incidence) ~ period + (1 | herd)", cb, family="binomial"
+    )
+    out = hierreg.anova(glm, glmm)
+    r = ref["cbpp"]
+    assert list(out.table["npar"]) == r["npar"]
+    np.testing.assert_allclose(out.table["logLik"], r["logLik"], rtol=1e-8)
+    assert out.table["Chisq"].iloc[1] == pytest.approx(r["Chisq"][1], rel=1e-6)
+    assert any("boundary" in note for note in out.notes)
+
+
+def test_anova_null_model_on_other_rows_is_refused():
+    import statsmodels.formula.api as smf
+
+    df = hierreg.load_dataset("sleepstudy")
+    ols = smf.ols("Reaction ~ Days", df.iloc[:-10]).fit()
+    with pytest.raises(hierreg.HierregError, match="same data"):
+        hierreg.anova(ols, hierreg.fit("Reaction ~ Days + (1 | Subject)", df))
