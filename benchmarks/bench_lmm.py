@@ -97,6 +97,14 @@ LME4_REF = Path(os.environ.get("HIERREG_LME4_REF", "/work/shared/reference/lme4"
 LME4_REF2 = Path(os.environ.get("HIERREG_LME4_REF2", "/work/shared/reference/lme4-turn2"))
 
 _SM_ONE_GROUP = "not measured: MixedLM has one grouping factor"
+_SM_INSTEVAL = (
+    "not measured: crossed s and d are only variance components of one all-rows group in "
+    "MixedLM, whose formula path builds dense 73k x 4k indicator matrices"
+)
+_SM_CROSSED = (
+    "not measured: as variance components of one all-rows group, patsy would build dense "
+    "500k x 105k (125k) indicators (over 400 GB)"
+)
 _SMALL = {"hierreg": 25, "mixedlm": 25, "mixedlm_noderiv": 25, "lme4": 25, "statsmodels": 7}
 
 # name: formula (ours), peer_formula (mixedlm and lme4, when ours uses Python syntax), repeats
@@ -118,63 +126,75 @@ MODELS: dict[str, dict] = {
     "penicillin": {
         "formula": "diameter ~ 1 + (1 | plate) + (1 | sample)",
         "repeats": _SMALL,
-        "statsmodels": _SM_ONE_GROUP + " (crossed plate and sample)",
+        # crossed: one all-rows group, each factor a variance component
+        "statsmodels": (
+            "diameter ~ 1",
+            None,
+            "0",
+            {"plate": "0 + C(plate)", "sample": "0 + C(sample)"},
+        ),
         "lme4_ref": "penicillin_crossed.json",
     },
     "pastes": {
         "formula": "strength ~ 1 + (1 | batch/cask)",
         "repeats": _SMALL,
-        "statsmodels": "not measured: nested terms are variance components (not in issue 11)",
+        # cask within batch: batch groups, cask a variance component inside each batch
+        "statsmodels": ("strength ~ 1", "batch", "1", {"cask": "0 + C(cask)"}),
         "lme4_ref": "pastes_nested.json",
     },
     "cake": {
         "formula": "angle ~ recipe * temp + (1 | recipe:replicate)",
         "repeats": _SMALL,
-        "statsmodels": "not measured (not in issue 11's comparison)",
+        "statsmodels": ("angle ~ recipe * temp", "recipe:replicate", "1"),
         "lme4_ref": "turn2:cake_type3.json",
     },
     "three_vector": {
         "formula": "y ~ x + (x | group) + (x | color) + (x | group:color)",
-        "repeats": {"hierreg": 7},  # ours: about 1.5 s a fit today
-        "statsmodels": _SM_ONE_GROUP,
+        "repeats": {"hierreg": 5, "lme4": 5, "statsmodels": 3},
+        "statsmodels": (
+            "not expressible: MixedLM has one grouping factor and uncorrelated variance "
+            "components; three correlated intercept-slope terms on crossed factors are not"
+        ),
         "lme4_ref": None,
     },
     "factor_slope_20": {
         "formula": "y ~ f + (f | g)",
-        "repeats": {"hierreg": 0},  # minutes per fit: the measured fit is the timing
-        "statsmodels": "not measured (not in issue 11's comparison)",
+        "repeats": {"hierreg": 1, "mixedlm": 1, "mixedlm_noderiv": 0, "lme4": 0, "statsmodels": 0},
+        # one grouping factor, a 20 x 20 unstructured cov_re: expressible in MixedLM
+        "statsmodels": ("y ~ C(f)", "g", "~C(f)"),
         "lme4_ref": None,
         "slow": True,
+        "big": True,
     },
     "fixed_factor_1k": {
         "formula": "y ~ C(f) + (1 | g)",
         "peer_formula": "y ~ f + (1 | g)",  # f is categorical: the same design
-        "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
-        "statsmodels": "not measured (not in issue 11's comparison)",
+        "repeats": {"hierreg": 2, "mixedlm": 2, "mixedlm_noderiv": 1, "lme4": 1, "statsmodels": 0},
+        "statsmodels": ("y ~ C(f)", "g", "1"),
         "lme4_ref": None,
         "slow": True,
     },
     "insteval": {
         "formula": "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)",
         "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
-        "statsmodels": (
-            "not measured: MixedLM has one grouping factor; crossed s, d and dept:service "
-            "would be variance components of a single all-rows group (dense 73k x 73k)"
-        ),
+        "statsmodels": _SM_INSTEVAL,
         "lme4_ref": "insteval_crossed.json",
         "slow": True,
     },
     "insteval_dept": {
         "formula": "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
         "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
-        "statsmodels": _SM_ONE_GROUP,
+        "statsmodels": _SM_INSTEVAL,
         "lme4_ref": None,
         "slow": True,
     },
     "insteval_slope": {
         "formula": "y ~ service + (1 | s) + (1 + service | dept)",
         "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
-        "statsmodels": _SM_ONE_GROUP,
+        "statsmodels": (
+            "not expressible: (1 | s) crossed with a correlated (1 + service | dept) needs two "
+            "grouping factors; MixedLM's variance components are uncorrelated"
+        ),
         "lme4_ref": None,
         "slow": True,
     },
@@ -197,20 +217,24 @@ MODELS: dict[str, dict] = {
         "statsmodels": ("y ~ x", "g", "~x"),
         "lme4_ref": None,
         "slow": True,
+        "big": True,
     },
     "crossed_5k": {
         "formula": "y ~ x + (1 | a) + (1 | b)",
-        "repeats": {"hierreg": 0},  # the measured fit is the timing (minutes per fit)
-        "statsmodels": _SM_ONE_GROUP + " (crossed a and b)",
+        # the measured fit is the timing (one fit of each tool, minutes for some)
+        "repeats": {"hierreg": 0},
+        "statsmodels": _SM_CROSSED,
         "lme4_ref": None,
         "slow": True,
+        "big": True,
     },
     "crossed_20k": {
         "formula": "y ~ x + (1 | a) + (1 | b)",
         "repeats": {"hierreg": 0},
-        "statsmodels": _SM_ONE_GROUP + " (crossed a and b)",
+        "statsmodels": _SM_CROSSED,
         "lme4_ref": None,
         "slow": True,
+        "big": True,
     },
 }
 TOOLS = ("hierreg", "mixedlm", "mixedlm_noderiv", "lme4", "statsmodels", DEFAULT_THREADS_TOOL)
@@ -447,10 +471,18 @@ def fit_once(tool: str, name: str, df: pd.DataFrame) -> dict:
         }
     import statsmodels.formula.api as smf
 
-    fixed, group, re_formula = spec["statsmodels"]
+    fixed, group, re_formula, *vc = spec["statsmodels"]
+    if group is None:  # crossed factors: one all-rows group, each factor a variance component
+        groups = np.zeros(len(df))
+    elif ":" in group:  # an interaction of factors as the grouping factor
+        groups = df[group.split(":")].astype(str).agg(":".join, axis=1)
+    else:
+        groups = df[group]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model = smf.mixedlm(fixed, df, groups=df[group], re_formula=re_formula)
+        model = smf.mixedlm(
+            fixed, df, groups=groups, re_formula=re_formula, vc_formula=vc[0] if vc else None
+        )
         res = model.fit(reml=True)
     if not model.reml:
         raise RuntimeError("statsmodels did not fit by REML")
@@ -939,6 +971,13 @@ def parse_timeouts(items: list[str]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="only the models marked not slow")
+    ap.add_argument(
+        "--big",
+        action="store_true",
+        help="also the big models (crossed 100k x 5k / 20k, (f | g) with 210 variance "
+        "parameters, 1M rows): minutes per tool; without --big or --only they are left out",
+    )
+    ap.add_argument("--big-only", action="store_true", help="only the big models")
     ap.add_argument("--only", action="append", choices=list(MODELS), help="run these models")
     ap.add_argument("--skip", action="append", choices=list(MODELS), default=[])
     ap.add_argument("--list", action="store_true", help="print the models and exit")
@@ -972,9 +1011,14 @@ def main() -> None:
         return
     if args.list:
         for name, spec in MODELS.items():
-            print(f"{name:<16} {spec['formula']}{'  (slow)' if spec.get('slow') else ''}")
+            tag = "  (big)" if spec.get("big") else "  (slow)" if spec.get("slow") else ""
+            print(f"{name:<16} {spec['formula']}{tag}")
         return
     names = args.only or list(MODELS)
+    if args.big_only:
+        names = [n for n in names if MODELS[n].get("big")]
+    elif not (args.big or args.only):
+        names = [n for n in names if not MODELS[n].get("big")]
     if args.quick:
         names = [n for n in names if not MODELS[n].get("slow")]
     names = [n for n in names if n not in args.skip]
