@@ -4,6 +4,7 @@ Models (``--only NAME`` runs some; ``--quick`` skips ``bern_1m``):
 
 - ``cbpp``          ``prop ~ period + (1 | herd)``, binomial, trials as weights    56 rows
 - ``grouseticks``   ``TICKS ~ YEAR + cHEIGHT + (1|BROOD) + (1|INDEX) + (1|LOCATION)``, Poisson  403 rows
+- ``bern_slope``    ``y ~ x + (x | g)``, Bernoulli, 3,072 rows, 150 groups (``bern_slope.csv``)
 - ``bern_100k``     ``y ~ x + (x | g)``, Bernoulli, 100,000 rows, 2,000 groups (correlated slope)
 - ``bern_1m``       ``y ~ x + (1 | g)``, Bernoulli, 1,000,000 rows, 10,000 groups
 
@@ -13,7 +14,12 @@ with ``cov="rx"``: no Hessian), ``hierreg_fit`` (the whole user-facing
 ``hierreg.fit(formula, df, family=..., weights=...)``), ``mixedlm``
 (``mixedlm.glmer(formula, df, family, weights)``, default control) and ``lme4``
 (R's ``glmer(formula, data, family, weights)`` with default controls in ``Rscript``,
-``r/fit_lme4.R``; skipped cleanly without R or lme4).
+``r/fit_lme4.R``; skipped cleanly without R or lme4).  ``statsmodels_vb`` (timing only, on
+``bern_slope``): statsmodels' ``BinomialBayesMixedGLM.fit_vb()`` with independent intercept
+and slope variance components, the closest thing statsmodels has; it is a variational Bayes
+approximation of a different model (no correlation), so its objective is not compared and it
+does not enter the targets.  On the larger rows its formula path would build dense
+indicator matrices (100k x 2,000 per component), so it is not run there.
 
 Method (as ``bench_lmm.py``, shared machinery in ``bench_common.py``): every (model, tool)
 pair runs in a fresh subprocess in its own process group with every BLAS / OpenMP / rayon
@@ -64,6 +70,7 @@ import bench_common as bc  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "glmm.json"
+SHARED_DATA = Path(os.environ.get("HIERREG_SHARED_DATA", "/work/shared/data"))
 SEED = 20261130
 WARMUP_ROWS = 2000
 SAME_MODEL_RTOL = 1e-6
@@ -83,6 +90,12 @@ MODELS: dict[str, dict] = {
         "weights": None,
         "repeats": 3,
     },
+    "bern_slope": {
+        "formula": "y ~ x + (x | g)",
+        "family": "binomial",
+        "weights": None,
+        "repeats": 5,
+    },
     "bern_100k": {
         "formula": "y ~ x + (x | g)",
         "family": "binomial",
@@ -91,7 +104,8 @@ MODELS: dict[str, dict] = {
     },
     "bern_1m": {"formula": "y ~ x + (1 | g)", "family": "binomial", "weights": None, "repeats": 2},
 }
-TOOLS = ("hierreg", "hierreg_rx", "hierreg_fit", "mixedlm", "lme4")
+TOOLS = ("hierreg", "hierreg_rx", "hierreg_fit", "mixedlm", "lme4", "statsmodels_vb")
+VB_MODELS = ("bern_slope",)  # statsmodels_vb: timing only (a different, variational model)
 PEERS = ("mixedlm", "lme4")
 
 
@@ -116,6 +130,10 @@ def load(name: str) -> pd.DataFrame:
     if name == "grouseticks":
         d = hierreg.load_dataset("grouseticks")
         return d.astype({c: str for c in ("INDEX", "BROOD", "YEAR", "LOCATION")})
+    if name == "bern_slope":
+        # not a packaged dataset: the shared reference data (lme4-turn2's bern_slope.csv)
+        d = pd.read_csv(SHARED_DATA / "bern_slope.csv")
+        return d.assign(y=d["y"].astype(float), g=pd.Categorical(d["g"]))[["y", "x", "g"]]
     if name == "bern_100k":
         return simulate(100_000, 2_000, slope=True)
     if name == "bern_1m":
@@ -154,6 +172,13 @@ def fit_once(tool: str, name: str, df: pd.DataFrame) -> dict:
             "nfev": est.nfev,
             "converged": est.converged,
         }
+    if tool == "statsmodels_vb":
+        from statsmodels.genmod.bayes_mixed_glm import BinomialBayesMixedGLM
+
+        vc = {"g": "0 + C(g)", "g_x": "0 + C(g):x"}
+        model = BinomialBayesMixedGLM.from_formula("y ~ x", vc, df)
+        res = model.fit_vb()
+        return {"vb_fe_mean": np.asarray(res.fe_mean, float).tolist()}
     import mixedlm
 
     fam = (
@@ -234,6 +259,8 @@ def _formula_columns(name: str) -> set[str]:
 
 
 def run(name: str, tool: str, timeout: float, mem_limit_gb: float | None) -> dict:
+    if tool == "statsmodels_vb" and name not in VB_MODELS:
+        return {"skipped": f"not measured (only on {', '.join(VB_MODELS)})"}
     if tool == "lme4" and bc.lme4_status():
         return {"skipped": bc.lme4_status()}
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", name, tool]
@@ -334,9 +361,9 @@ def main() -> None:
             res[tool] = r
             t, obj = r.get("median_s"), r.get("objective")
             print(
-                f"{name:12s} {tool:11s} "
+                f"{name:12s} {tool:14s} "
                 + (
-                    f"{t:8.3f} s (cpu {r['median_cpu_s']:.3f} s)  obj {obj:.8f}  "
+                    f"{t:8.3f} s (cpu {r['median_cpu_s']:.3f} s)  obj {obj or float('nan'):.8f}  "
                     f"peak {r['peak_mb']:.0f} MB  load {r['loadavg_1m']:.1f}"
                     if t
                     else r["skipped"]

@@ -1,7 +1,8 @@
 """Benchmark: REML fits of hierreg-formula vs mixedlm 1.3.0 (Rust core), R's lme4 and statsmodels.
 
 Models (``--only NAME`` runs some; ``--quick`` runs only the ones below 10 s for every tool;
-``python benchmarks/bench_lmm.py --list`` prints them).  Issue 11's rows:
+``python benchmarks/bench_lmm.py --list`` prints them; the ones marked (big) below run only with
+``--big`` or ``--big-only``, or when named with ``--only``).  Issue 11's rows:
 
 - ``sleepstudy``        ``Reaction ~ Days + (Days | Subject)``                        180 rows
 - ``radon``             ``log_radon ~ floor + (floor | county)``                      919 rows
@@ -9,23 +10,25 @@ Models (``--only NAME`` runs some; ``--quick`` runs only the ones below 10 s for
 - ``pastes``            ``strength ~ 1 + (1 | batch/cask)``                            60 rows
 - ``cake``              ``angle ~ recipe * temp + (1 | recipe:replicate)``            270 rows
 - ``three_vector``      ``y ~ x + (x | group) + (x | color) + (x | group:color)``     720 rows
-- ``factor_slope_20``   ``y ~ f + (f | g)``, 20-level f, 50 groups (210 variance parameters) 2,000 rows
-- ``fixed_factor_1k``   ``y ~ C(f) + (1 | g)``, 1,000-level f, 200 groups            20,000 rows
+- ``factor_slope_20``   ``y ~ f + (f | g)``, 20-level f, 50 groups (210 variance parameters) 2,000 rows (big)
+- ``fixed_factor_1k``   ``y ~ C(f) + (1 | g)``, 1,000-level f, 200 groups            20,000 rows (big)
 - ``insteval``          ``y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)`` 73,421 rows
 - ``insteval_dept``     ``y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)``          73,421 rows
 - ``insteval_slope``    ``y ~ service + (1 | s) + (1 + service | dept)``               73,421 rows
 - ``synthetic_100k``    ``y ~ x + (x | g)``  1,000 groups                             100,000 rows
-- ``synthetic_1m``      ``y ~ x + (x | g)``  10,000 groups                          1,000,000 rows
-- ``crossed_5k``        ``y ~ x + (1 | a) + (1 | b)``, 100,000 x 5,000 levels        500,000 rows
-- ``crossed_20k``       ``y ~ x + (1 | a) + (1 | b)``, 100,000 x 20,000 levels       500,000 rows
+- ``synthetic_1m``      ``y ~ x + (x | g)``  10,000 groups                          1,000,000 rows (big)
+- ``crossed_5k``        ``y ~ x + (1 | a) + (1 | b)``, 100,000 x 5,000 levels        500,000 rows (big)
+- ``crossed_20k``       ``y ~ x + (1 | a) + (1 | b)``, 100,000 x 20,000 levels       500,000 rows (big)
 
 Tools: ``hierreg`` (``hierreg.fit(formula, df)``, formula included), ``mixedlm``
 (``mixedlm.lmer(formula, df, REML=True)``, default control, which computes the Hessian after
 the fit as lme4 does), ``mixedlm_noderiv`` (the same with ``lmerControl(calc_derivs=False)``:
 the same work as ours), ``lme4`` (R's ``lmer(formula, data, REML = TRUE)`` with default
 controls in ``Rscript``, see ``r/fit_lme4.R``; skipped cleanly when R or lme4 is missing),
-``statsmodels`` (``smf.mixedlm(fixed, df, groups=g, re_formula=slope).fit(reml=True)``, one
-grouping factor only) and ``hierreg_default_threads`` (ours with the machine's default threads,
+``statsmodels`` (``smf.mixedlm(fixed, df, groups=g, re_formula=..., vc_formula=...)
+.fit(reml=True)``: one grouping factor, or variance components within it; Penicillin's crossed
+factors as components of one all-rows group, Pastes' casks as components within batches; the
+rows it cannot express, or only through dense all-rows indicators, say why) and ``hierreg_default_threads`` (ours with the machine's default threads,
 InstEval and 1M only).  Optional: ``lme4_noderiv`` (``lmerControl(calc.derivs = FALSE)``).
 
 Method.  Every (model, tool) pair runs in a fresh subprocess in its own process group, with
@@ -49,9 +52,11 @@ restricted log-likelihood``: ours ``res.reml_criterion``, mixedlm's ``REMLcrit()
 compared with ours: the tools must agree to 1e-6 relative (else a DISAGREEMENT is printed) and
 ours must be at least as low to 1e-8 relative (issue 11).
 
-Run ``python benchmarks/bench_lmm.py`` (about 1.5 hours with the two crossed models, most of
-it the peers' timeouts); results go to ``benchmarks/results/lmm.json`` (a partial run updates
-only its models there).  Needs the ``bench`` extra for mixedlm and R with lme4 for ``lme4``.
+Run ``python benchmarks/bench_lmm.py`` (the default rows: about 10 minutes on a quiet machine,
+most of it lme4 on InstEval), ``python benchmarks/bench_lmm.py --big-only`` (the big rows:
+up to an hour, most of it the peers' timeouts; ``--timeout`` bounds each worker); results go
+to ``benchmarks/results/lmm.json`` (a partial run updates only its models there);
+``--table FILE...`` prints the markdown table of ``benchmarks/RESULTS.md`` from result files.  Needs the ``bench`` extra for mixedlm and R with lme4 for ``lme4``.
 """
 
 from __future__ import annotations
@@ -173,24 +178,25 @@ MODELS: dict[str, dict] = {
         "statsmodels": ("y ~ C(f)", "g", "1"),
         "lme4_ref": None,
         "slow": True,
+        "big": True,  # lme4 needs more than 5 minutes
     },
     "insteval": {
         "formula": "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept:service)",
-        "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
+        "repeats": {"hierreg": 2, "mixedlm": 2, "mixedlm_noderiv": 1, "lme4": 1},
         "statsmodels": _SM_INSTEVAL,
         "lme4_ref": "insteval_crossed.json",
         "slow": True,
     },
     "insteval_dept": {
         "formula": "y ~ 1 + service + (1 | s) + (1 | d) + (1 | dept)",
-        "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
+        "repeats": {"hierreg": 2, "mixedlm": 2, "mixedlm_noderiv": 1, "lme4": 1},
         "statsmodels": _SM_INSTEVAL,
         "lme4_ref": None,
         "slow": True,
     },
     "insteval_slope": {
         "formula": "y ~ service + (1 | s) + (1 + service | dept)",
-        "repeats": {"hierreg": 3, "mixedlm": 3, "mixedlm_noderiv": 3, "lme4": 2},
+        "repeats": {"hierreg": 2, "mixedlm": 2, "mixedlm_noderiv": 1, "lme4": 1},
         "statsmodels": (
             "not expressible: (1 | s) crossed with a correlated (1 + service | dept) needs two "
             "grouping factors; MixedLM's variance components are uncorrelated"
@@ -889,6 +895,55 @@ def print_issue_table(rows: list[dict]) -> None:
     print()
 
 
+def markdown_table(paths: list[Path]) -> str:
+    """The results table of one or more JSON files (later files win per model), as markdown.
+
+    Per model: each tool's median wall time with its median CPU time in brackets, our ratio
+    to mixedlm, lme4 and statsmodels on wall time and on CPU time (``wall (cpu)``; on a
+    loaded machine the CPU ratio is the steadier one), and each peer's criterion minus ours
+    relative to ours (> 0: ours is lower).
+    """
+    models: dict = {}
+    for path in paths:
+        models.update(json.loads(Path(path).read_text()).get("models", {}))
+    order = {n: i for i, n in enumerate(MODELS)}
+
+    def cell(m):
+        if _finished(m):
+            return f"{fmt_time(m['median_s'])} ({fmt_time(m.get('median_cpu_s'))})"
+        return _short(m.get("skipped", "not run"))
+
+    def ratio(ours, m):
+        if not (_finished(ours) and _finished(m)):
+            if _finished(ours) and _did_not_finish(m):
+                return f"<{ours['median_s'] / m['wall_s']:.2f}"
+            return "-"
+        wall = ours["median_s"] / m["median_s"]
+        cpu_o, cpu_m = ours.get("median_cpu_s"), m.get("median_cpu_s")
+        cpu = f" ({cpu_o / cpu_m:.2f})" if cpu_o and cpu_m else ""
+        return f"{wall:.2f}{cpu}"
+
+    lines = [
+        "| model | rows | hierreg | mixedlm | ours/mixedlm | lme4 | ours/lme4 | statsmodels "
+        "| ours/statsmodels | REML criterion (ours) | mixedlm - ours | lme4 - ours "
+        "| statsmodels - ours |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, entry in sorted(models.items(), key=lambda kv: order.get(kv[0], 99)):
+        tools = entry.get("tools", {})
+        s = entry.get("summary", {})
+        ours = tools.get("hierreg", {})
+        rel = s.get("objective_rel_to_ours") or {}
+        obj = ours.get("objective") if _finished(ours) else None
+        cells = [name, fmt(s.get("n_rows"), ",d"), cell(ours)]
+        for peer in ("mixedlm", "lme4", "statsmodels"):
+            cells += [cell(tools.get(peer, {})), ratio(ours, tools.get(peer, {}))]
+        cells.append(fmt(obj, ".6f"))
+        cells += [fmt(rel.get(p), ".1e") for p in ("mixedlm", "lme4", "statsmodels")]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def _short(why: str) -> str:
     if why.startswith("timed out"):
         return why.replace("timed out after", "> ")
@@ -1004,10 +1059,20 @@ def main() -> None:
         help="kill a worker whose process group holds more resident memory (GB; 0: no limit)",
     )
     ap.add_argument("--out", type=Path, default=RESULTS)
+    ap.add_argument(
+        "--table",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="print the markdown results table of these result files and exit",
+    )
     ap.add_argument("--worker", nargs=2, metavar=("MODEL", "TOOL"), help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         print(json.dumps(worker(*args.worker), default=float))
+        return
+    if args.table:
+        print(markdown_table(args.table))
         return
     if args.list:
         for name, spec in MODELS.items():
