@@ -916,7 +916,7 @@ def markdown_table(paths: list[Path]) -> str:
     def ratio(ours, m):
         if not (_finished(ours) and _finished(m)):
             if _finished(ours) and _did_not_finish(m):
-                return f"<{ours['median_s'] / m['wall_s']:.2f}"
+                return f"<{ours['median_s'] / m['wall_s']:.3f}"
             return "-"
         wall = ours["median_s"] / m["median_s"]
         cpu_o, cpu_m = ours.get("median_cpu_s"), m.get("median_cpu_s")
