@@ -251,6 +251,14 @@ def _optimize(
 
 #: the Newton polish after L-BFGS-B is used up to this many parameters (m extra gradients)
 NEWTON_POLISH_MAX = 30
+#: ... and up to this size of the dense fill-in block: beyond it one evaluation costs
+#: a minute or more (an ``8000 x 8000`` Cholesky and inverse), and the polish (``m + 2``
+#: evaluations per step) would add minutes to take ``theta`` from ~1e-6 of the optimum to
+#: round-off; L-BFGS-B's answer (projected gradient checked) is kept there
+NEWTON_POLISH_MAX_REST = 8000
+#: a Newton step is not repeated once the projected gradient is this small relative to
+#: the deviance (quadratic convergence: one step from L-BFGS-B's ~1e-6 usually gets there)
+NEWTON_POLISH_GTOL = 1e-11
 
 
 def _newton_polish(
@@ -261,13 +269,18 @@ def _newton_polish(
     of ~1e-6, which leaves ``theta`` about 1e-6 from the optimum; one or two Newton steps
     take it to the precision of the deviance, so that the optimum does not depend on
     round-off in the cross-products (chunked sums, row order).  A step is kept only if
-    it lowers the deviance (or keeps it) and shrinks the gradient."""
+    it lowers the deviance (or keeps it) and shrinks the gradient; no further step is
+    taken once the projected gradient is below ``NEWTON_POLISH_GTOL`` relative to the
+    deviance."""
     m = len(x)
     if m == 0 or m > NEWTON_POLISH_MAX:
         return x, f, ""
     f0, g0 = value_and_gradient(x)
     done = 0
+    pg = lambda z, g: np.where((z <= lower) & (g > 0), 0.0, g)  # noqa: E731
     for _ in range(steps):
+        if done and np.max(np.abs(pg(x, g0))) <= NEWTON_POLISH_GTOL * max(1.0, abs(f0)):
+            break
         free = ~((x <= lower) & (g0 > 0))
         idx = np.flatnonzero(free)
         if not len(idx):
@@ -287,7 +300,6 @@ def _newton_polish(
         xn[idx] -= step
         xn = np.maximum(xn, lower)
         fn, gn = value_and_gradient(xn)
-        pg = lambda z, g: np.where((z <= lower) & (g > 0), 0.0, g)  # noqa: E731
         if not (np.isfinite(fn) and fn <= f0 + 1e-12 * abs(f0)):
             break
         if np.max(np.abs(pg(xn, gn))) >= np.max(np.abs(pg(x, g0))):
@@ -341,7 +353,11 @@ def _optimize_gradient(
     )
     x = np.asarray(res.x)
     if res.success:
-        x, f, note = _newton_polish(value_and_gradient, x, float(res.fun), lower)
+        note = ""
+        if fun.cp.q_rest <= NEWTON_POLISH_MAX_REST:
+            x, f, note = _newton_polish(value_and_gradient, x, float(res.fun), lower)
+        else:
+            f = float(res.fun)
         return x, f, True, f"L-BFGS-B: {res.message}{note}"
     f, g = value_and_gradient(x)
     pg = np.where((x <= lower) & (g > 0), 0.0, g)
