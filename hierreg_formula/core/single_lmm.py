@@ -88,6 +88,7 @@ class SingleTermDeviance:
             self.P = np.ascontiguousarray(cp.P1[:, 0, :])
             self._a = np.empty(self.L)
             self._wP = np.empty((self.L, m))
+            self._Pt = np.ascontiguousarray(self.P.T)  # (m, L) for the gradient
         elif self.k == 2:
             D = cp.D1
             # rows: the entries (0,0), (1,0), (1,1) of D_l; T'D_l T is linear in them
@@ -96,6 +97,10 @@ class SingleTermDeviance:
             self.P1 = np.ascontiguousarray(cp.P1[:, 1, :])
             self._H = np.empty((2 * self.L, m))  # [H_0; H_1] stacked: one product
             self._coef = np.zeros((3, 3))
+            # (m, L) and (3, L) layouts for the gradient: levels along the contiguous axis
+            self._P0t = np.ascontiguousarray(self.P0.T)
+            self._P1t = np.ascontiguousarray(self.P1.T)
+            self._Dt = np.ascontiguousarray(self.Dm.T)
         self.D1, self.P1full = cp.D1, cp.P1
         self._eye = np.eye(self.k)
         self._rows, self._cols = np.triu_indices(self.k)[::-1]  # theta's (row, col) of T
@@ -168,10 +173,118 @@ class SingleTermDeviance:
     def __call__(self, theta: np.ndarray) -> float:
         return self._deviance(*self.parts(theta))
 
+    def _solve_fixed(self, S: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """``(log|R_X|^2, pwrss, c, Sx)`` from the bordered block ``S``: ``c = [-beta; 1]``
+        and ``Sx`` the inverse of the fixed-effects part of the Schur complement."""
+        p = self.p
+        LX, info = lapack.dpotrf(S, lower=1, clean=1)
+        if info != 0:  # exact fits: no gradient, back away
+            raise np.linalg.LinAlgError(
+                f"the fixed-effects block is not positive definite ({info})"
+            )
+        d = np.diagonal(LX)
+        LXx = LX[:p, :p]
+        beta = rd.tri_solve(LXx, LX[p, :p], trans=True) if p else np.zeros(0)
+        Sx = np.zeros((0, 0))
+        if self.reml and p:
+            Li = rd.tri_solve(LXx, np.eye(p))
+            Sx = Li.T @ Li
+        return 2.0 * float(np.log(d[:p]).sum()), float(d[p] * d[p]), np.append(-beta, 1.0), Sx
+
+    def _value_and_gradient_k1(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """One scalar term: every per-level quantity is a number, so the levels are
+        vectors and the derivation of :meth:`value_and_gradient` is elementwise (arrays
+        ``(m, L)``: the levels along the contiguous axis)."""
+        p = self.p
+        t = float(theta[0])
+        d, Pt = self.d, self._Pt  # (L,), (m, L)
+        a = d * (t * t)
+        a += 1.0
+        ldL = float(np.log(a).sum())
+        W = Pt * t  # T'P_l
+        U = W / a  # A_l^{-1} T'P_l
+        S = self.XYXY - W @ U.T
+        ldRX, pwrss, c, Sx = self._solve_fixed(S)
+        dev = self._deviance(ldL, ldRX, pwrss)
+        u = c @ U
+        V = 1.0 / a
+        F = 0.0
+        if self.reml and p:
+            Q = Sx @ U[:p]
+            V = V + np.einsum("pl,pl->l", Q, U[:p])
+            F -= float(np.einsum("pl,pl->", Q, Pt[:p]))
+        F += t * float(V @ d)
+        ztr = c @ Pt - d * (t * u)
+        G = 2.0 * F - (2.0 * self._mult / pwrss) * float(ztr @ u)
+        return dev, np.array([G])
+
+    def _value_and_gradient_k2(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
+        """One term with two columns: the ``2 x 2`` blocks as arrays of their entries
+        (closed-form inverse and products), the derivation of :meth:`value_and_gradient`
+        (arrays ``(m, L)``: the levels along the contiguous axis)."""
+        p = self.p
+        t00, t10, t11 = float(theta[0]), float(theta[1]), float(theta[2])
+        d00, d10, d11 = self._Dt
+        P0, P1 = self._P0t, self._P1t  # (m, L): rows 0 and 1 of P_l = Z_l'[X y]
+        # E = T'D_l
+        e00 = t00 * d00 + t10 * d10
+        e01 = t00 * d10 + t10 * d11
+        e10 = t11 * d10
+        e11 = t11 * d11
+        # A_l = E T + I (symmetric), its determinant and inverse
+        a00 = e00 * t00 + e01 * t10 + 1.0
+        a01 = e01 * t11
+        a11 = e11 * t11 + 1.0
+        det = a00 * a11 - a01 * a01
+        ldL = float(np.log(det).sum())
+        i00, i01, i11 = a11 / det, -a01 / det, a00 / det
+        # W = T'P_l, U = A_l^{-1} W
+        W0 = t00 * P0 + t10 * P1
+        W1 = t11 * P1
+        U0 = i00 * W0 + i01 * W1
+        U1 = i01 * W0 + i11 * W1
+        S = self.XYXY - (W0 @ U0.T + W1 @ U1.T)
+        ldRX, pwrss, c, Sx = self._solve_fixed(S)
+        dev = self._deviance(ldL, ldRX, pwrss)
+        u0, u1 = c @ U0, c @ U1
+        v00, v01, v11 = i00, i01, i11
+        F = np.zeros((2, 2))
+        if self.reml and p:
+            U0x, U1x = U0[:p], U1[:p]
+            Q0, Q1 = Sx @ U0x, Sx @ U1x
+            v00 = v00 + np.einsum("pl,pl->l", Q0, U0x)
+            v01 = v01 + np.einsum("pl,pl->l", Q0, U1x)
+            v11 = v11 + np.einsum("pl,pl->l", Q1, U1x)
+            P0x, P1x = P0[:p], P1[:p]
+            F[0, 0] -= np.einsum("pl,pl->", Q0, P0x)
+            F[0, 1] -= np.einsum("pl,pl->", Q0, P1x)
+            F[1, 0] -= np.einsum("pl,pl->", Q1, P0x)
+            F[1, 1] -= np.einsum("pl,pl->", Q1, P1x)
+        F[0, 0] += v00 @ e00 + v01 @ e10
+        F[0, 1] += v00 @ e01 + v01 @ e11
+        F[1, 0] += v01 @ e00 + v11 @ e10
+        F[1, 1] += v01 @ e01 + v11 @ e11
+        # Z_l'r = P_l c - D_l T u_l
+        tu0 = t00 * u0
+        tu1 = t10 * u0 + t11 * u1
+        z0 = c @ P0 - (d00 * tu0 + d10 * tu1)
+        z1 = c @ P1 - (d10 * tu0 + d11 * tu1)
+        coef = 2.0 * self._mult / pwrss
+        # G = 2 F' - coef sum_l (Z_l'r) u_l'; theta's entries (0,0), (1,0), (1,1)
+        g00 = 2.0 * F[0, 0] - coef * float(z0 @ u0)
+        g10 = 2.0 * F[0, 1] - coef * float(z1 @ u0)
+        g11 = 2.0 * F[1, 1] - coef * float(z1 @ u1)
+        return dev, np.array([g00, g10, g11])
+
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The deviance and its gradient in ``theta`` (the derivation of
         :func:`~.gradient.vector_gradient` for one term, batched over the levels in a few
-        products, with nothing recomputed that does not depend on ``theta``)."""
+        products, with nothing recomputed that does not depend on ``theta``; one and two
+        columns elementwise over the levels)."""
+        if self.k == 1:
+            return self._value_and_gradient_k1(theta)
+        if self.k == 2:
+            return self._value_and_gradient_k2(theta)
         p, m = self.p, self.p + 1
         T = self._factor(theta)
         D, P = self.D1, self.P1full
