@@ -40,6 +40,7 @@ from .pls import PLSFactor, factorize
 from .single_lmm import SingleTermDeviance
 from .structure import CrossProducts, TermArrays, cross_products
 from .theta import ThetaMap
+from .tiny_dense import DenseDeviance, use_dense
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -107,8 +108,13 @@ class DevianceFunction:
         self.reml = reml
         self.nfev = 0
         self._work: np.ndarray | None = None
-        # one term: the fused evaluation (a few array operations per theta)
-        self._single = SingleTermDeviance(cp, reml) if len(cp.terms) == 1 else None
+        # one term: the fused evaluation (a few array operations per theta); several terms
+        # with few random effects in all: one dense q x q factor (no sparse overhead)
+        self._single: SingleTermDeviance | DenseDeviance | None = None
+        if len(cp.terms) == 1:
+            self._single = SingleTermDeviance(cp, reml)
+        elif use_dense(cp):
+            self._single = DenseDeviance(cp, tmap, reml)
 
     def factor(self, theta: np.ndarray) -> PLSFactor:
         """The factor at ``theta`` in arrays of its own (it stays valid)."""
