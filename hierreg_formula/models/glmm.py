@@ -11,6 +11,7 @@ Example
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -67,6 +68,17 @@ def fit_glmm_blocks(
     **core_kwargs: Any,
 ) -> GLMMResults:
     """Fit a GLMM on design blocks (``blocks.trials`` are the binomial weights)."""
+    refit = functools.partial(
+        fit_glmm_blocks,
+        formula,
+        family=family,
+        nagq=nagq,
+        data=data,
+        weights=weights,
+        offset=offset,
+        labels=labels,
+        **core_kwargs,
+    )
     fam = resolve_family(family)
     if blocks.trials is not None:
         if fam.name != "binomial":
@@ -133,7 +145,15 @@ def fit_glmm_blocks(
         prepared=pm,
     )
     res._nb_free = fam.name == "negative_binomial" and fam.nb_theta is None
+    # how to fit again (the null model of r2()/icc(), update): partials stay picklable
+    res._raw_blocks = blocks
+    res._refit_blocks = refit
     return res
+
+
+def _update(formula: str, data: Any, **kwargs: Any) -> GLMMResults:
+    """``res.update(...)``: the formula-level fit with the original options unless overridden."""
+    return fit_glmm_formula(formula, data, **kwargs)
 
 
 def fit_glmm_formula(
@@ -165,7 +185,7 @@ def fit_glmm_formula(
             )
     w = blocks.extra.get(names["weights"]) if "weights" in names else None
     off = blocks.extra.get(names["offset"]) if "offset" in names else None
-    return fit_glmm_blocks(
+    res = fit_glmm_blocks(
         formula,
         blocks,
         fam,
@@ -176,3 +196,13 @@ def fit_glmm_formula(
         labels=labels,
         **core_kwargs,
     )
+    res._refit_formula = functools.partial(
+        _update,
+        family=family,
+        nagq=nagq,
+        missing=missing,
+        weights=weights,
+        offset=offset,
+        **core_kwargs,
+    )
+    return res

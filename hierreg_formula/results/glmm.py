@@ -285,6 +285,107 @@ class GLMMResults(GLMMInference, MixedResultsBase):
             "approximations, not lme4's Laplace fit): there is nothing comparable"
         )
 
+    # ------------------------------------------------------ update, ICC and R2
+    def update(self, formula: str | None = None, data: Any = None, **kwargs: Any):
+        """Fit again with another formula and/or data (lme4's ``update``); the family,
+        ``nagq``, weights and offset stay unless given."""
+        refit_formula = getattr(self, "_refit_formula", None)
+        if refit_formula is None:
+            raise HierregError("this fit cannot be updated (no driver recorded)")
+        return refit_formula(
+            formula if formula is not None else self.formula,
+            data if data is not None else self._data,
+            **kwargs,
+        )
+
+    def r2(self, method: str = "lognormal") -> pd.Series:
+        """Nakagawa's marginal and conditional R^2 on the latent (link) scale (Nakagawa,
+        Johnson & Schielzeth 2017; Johnson 2014 for random slopes).
+
+        The observation-level variance ``Var_D``: binomial ``pi^2 / 3`` (logit), ``1``
+        (probit), ``pi^2 / 6`` (cloglog); Poisson with the log link from ``lambda =
+        exp(beta_0 + Var_R / 2)`` of the null model (the same random terms, offset and
+        weights with an intercept only, fitted here): ``method="lognormal"``
+        ``log(1 + 1 / lambda)`` (the paper's recommendation), ``"delta"`` ``1 / lambda``,
+        ``"trigamma"`` ``trigamma(lambda)``.  Other families raise :class:`HierregError`.
+
+        >>> import hierreg_formula as hierreg
+        >>> res = hierreg.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                   hierreg.load_dataset("cbpp"), family="binomial")
+        >>> res.r2().round(4).tolist()
+        [0.0854, 0.1873]
+        """
+        d = self._decomposition(method)
+        return pd.Series({"marginal": d.r2_marginal, "conditional": d.r2_conditional}, name="R2")
+
+    def icc(self, method: str = "lognormal") -> pd.Series:
+        """Intraclass correlation on the latent scale: adjusted (``Var_R / (Var_R + Var_D)``)
+        and conditional (over the total with the fixed effects' variance); ``Var_D`` as in
+        :meth:`r2`."""
+        d = self._decomposition(method)
+        return pd.Series({"adjusted": d.icc_adjusted, "conditional": d.icc_conditional}, name="ICC")
+
+    def _random_parts(self, est: GLMMEstimate, blocks: DesignBlocks):
+        return [blk.X for blk in blocks.random], [T @ T.T for T in est.factors]
+
+    def _decomposition(self, method: str):
+        from ..inference.r2 import nakagawa_r2
+
+        fam = self._fam
+        link = fam.link.name
+        if method not in ("lognormal", "delta", "trigamma"):
+            raise HierregError(f"method must be 'lognormal', 'delta' or 'trigamma', got {method!r}")
+        if fam.name == "binomial" and link in _BINOMIAL_VAR_D:
+            var_d = _BINOMIAL_VAR_D[link]
+        elif fam.name == "poisson" and link == "log":
+            lam = self._null_lambda()
+            if method == "lognormal":
+                var_d = float(np.log1p(1.0 / lam))
+            elif method == "delta":
+                var_d = 1.0 / lam
+            else:
+                from scipy.special import polygamma
+
+                var_d = float(polygamma(1, lam))
+        else:
+            raise HierregError(
+                f"Nakagawa's R^2 and the ICC are defined here for binomial (logit, probit, "
+                f"cloglog) and Poisson (log) GLMMs, not {self.family}"
+            )
+        blocks = self.model_blocks
+        Z, S = self._random_parts(self._est, blocks)
+        return nakagawa_r2(blocks.X, self._beta, Z, S, var_d=var_d)
+
+    def _null_lambda(self) -> float:
+        """``exp(beta_0 + Var_R / 2)`` of the intercept-only model with the same random
+        terms, offset and weights (Nakagawa, Johnson & Schielzeth 2017)."""
+        cached = getattr(self, "_null_lambda_value", None)
+        if cached is not None:
+            return cached
+        refit = getattr(self, "_refit_blocks", None)
+        if refit is None:
+            raise HierregError("the null model cannot be fitted (no driver recorded)")
+        from dataclasses import replace
+
+        from ..inference.r2 import random_variance
+
+        raw = self._raw_blocks
+        null_blocks = replace(raw, X=np.ones((raw.X.shape[0], 1)), x_names=["Intercept"])
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the null model's own warnings are not the user's
+            null = refit(null_blocks)
+        Z, S = self._random_parts(null._est, null.model_blocks)
+        var_r = float(sum(random_variance(Z, S)))
+        lam = float(np.exp(null._beta[0] + var_r / 2.0))
+        object.__setattr__(self, "_null_lambda_value", lam)
+        return lam
+
+
+#: latent-scale variance of the binomial's links (Nakagawa, Johnson & Schielzeth 2017)
+_BINOMIAL_VAR_D = {"logit": float(np.pi**2 / 3.0), "probit": 1.0, "cloglog": float(np.pi**2 / 6.0)}
+
 
 def _nagq_label(nagq: int) -> str:
     return "nAGQ=0" if nagq == 0 else f"adaptive Gauss-Hermite, {nagq} points"

@@ -201,3 +201,41 @@ def test_glmm_bootstrap_is_reproducible(cbpp_fit):
     # the simulated proportions are counts out of the herds' sizes
     counts = sims.to_numpy() * hierreg.load_dataset("cbpp")["size"].to_numpy()[:, None]
     np.testing.assert_allclose(counts, np.round(counts), atol=1e-9)
+
+
+def test_glmm_r2_and_icc_match_nakagawa_references():
+    """Latent-scale R2 and ICC (Nakagawa, Johnson & Schielzeth 2017) against the closed
+    forms computed in R on lme4's tight fits (turn-3 icc_r2; binomial also equals
+    performance 0.10.2); Poisson's Var_D from the refitted null model's lambda."""
+    refs = load_lme4_turn3("icc_r2")["models"]
+    ref = refs["cbpp_binomial"]
+    res = hierreg.fit(CBPP, hierreg.load_dataset("cbpp"), family="binomial")
+    np.testing.assert_allclose(res.r2(), [ref["r2_marginal"], ref["r2_conditional"]], rtol=1e-6)
+    np.testing.assert_allclose(res.icc(), [ref["icc_adjusted"], ref["icc_conditional"]], rtol=1e-6)
+    perf = ref["performance"]["r2_nakagawa"]
+    assert res.r2()["marginal"] == pytest.approx(perf["r2_marginal"], rel=1e-6)
+
+    ref = refs["poisson_offset"]
+    df = pd.read_csv(CSV / "poisson_offset.csv")
+    res = hierreg.fit("count ~ x + (1 | g) + offset(np.log(exposure))", df, family="poisson")
+    # the Poisson references are as exact as the fits (~1e-5, the folder's README)
+    assert res._null_lambda() == pytest.approx(ref["lambda"], rel=1e-5)
+    np.testing.assert_allclose(res.r2(), [ref["r2_marginal"], ref["r2_conditional"]], rtol=2e-5)
+    np.testing.assert_allclose(res.icc(), [ref["icc_adjusted"], ref["icc_conditional"]], rtol=2e-5)
+    for method in ("delta", "trigamma"):
+        alt = ref["alternatives"][method]
+        np.testing.assert_allclose(
+            res.r2(method), [alt["r2_marginal"], alt["r2_conditional"]], rtol=2e-5
+        )
+        assert res.icc(method)["adjusted"] == pytest.approx(alt["icc_adjusted"], rel=2e-5)
+    null = res.update("count ~ 1 + (1 | g) + offset(np.log(exposure))")
+    assert null.params.iloc[0] == pytest.approx(ref["null_model"]["beta0"], rel=1e-4)
+    with pytest.raises(hierreg.HierregError, match="method must be"):
+        res.r2("bogus")
+    nb = hierreg.fit(
+        "TICKS ~ YEAR + (1 | LOCATION)",
+        hierreg.load_dataset("grouseticks"),
+        family="negative_binomial",
+    )
+    with pytest.raises(hierreg.HierregError, match="binomial .* and Poisson"):
+        nb.icc()
