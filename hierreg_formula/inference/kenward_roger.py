@@ -43,9 +43,9 @@ import numpy as np
 from scipy import stats
 
 from ..core.lmm import LMMEstimate
+from . import qspace
 from .arrays import ModelArrays
 from .blockdiag import marginal_quantities
-from .qspace import MAX_DENSE_Q
 from .satterthwaite import RANK_EPS, FTestResult, TTestResult
 
 
@@ -93,7 +93,7 @@ def kr_adjustment(
     Raises :class:`~.qspace.DenseSizeError` when ``q`` exceeds ``max_q`` (default
     :data:`~.qspace.MAX_DENSE_Q`): the method needs dense ``q x q`` matrices.
     """
-    limit = MAX_DENSE_Q if max_q is None else max_q
+    limit = qspace.MAX_DENSE_Q if max_q is None else max_q
     mq = marginal_quantities(arrays, theta, max_q=limit)
     s2 = sigma * sigma
     s4 = s2 * s2

@@ -82,7 +82,8 @@ def check_dense_size(
         raise DenseSizeError(
             f"{what} needs dense {q} x {q} matrices (q = number of random effects): about "
             f"{gb:.1f} GB of memory and {gflop:.0f} GFlop, above the limit q <= {limit}; "
-            "pass a larger max_q to run it anyway"
+            "pass a larger max_q (or set hierreg_formula.inference.qspace.MAX_DENSE_Q) to "
+            "run it anyway"
         )
 
 

@@ -55,9 +55,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.lmm import LMMEstimate
+from . import qspace
 from .arrays import ModelArrays
 from .blockdiag import BlockDiagonalQuantities, marginal_quantities
-from .qspace import MAX_DENSE_Q, MarginalQuantities
+from .qspace import MarginalQuantities
 
 LOG2PI = float(np.log(2.0 * np.pi))
 
@@ -322,7 +323,7 @@ def varpar_covariance(
     max_q: size limit of the analytic method (default :data:`~.qspace.MAX_DENSE_Q`).
     """
     theta = np.asarray(theta, dtype=float)
-    limit = MAX_DENSE_Q if max_q is None else max_q
+    limit = qspace.MAX_DENSE_Q if max_q is None else max_q
     if method == "auto":
         method = "analytic" if arrays.q <= limit or len(arrays.terms) == 1 else "numeric"
     if method == "analytic":

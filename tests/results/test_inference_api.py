@@ -296,3 +296,22 @@ def test_anova_null_model_on_other_rows_is_refused():
     ols = smf.ols("Reaction ~ Days", df.iloc[:-10]).fit()
     with pytest.raises(hierreg.HierregError, match="same data"):
         hierreg.anova(ols, hierreg.fit("Reaction ~ Days + (1 | Subject)", df))
+
+
+def test_kenward_roger_size_limit_is_settable(monkeypatch):
+    """The dense-size limit of Kenward-Roger is read when called, so the documented
+    module setting raises or lifts it."""
+    import warnings
+
+    import hierreg_formula.inference.qspace as qspace
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = hierreg.fit(
+            "Reaction ~ Days + (Days | Subject) + (1 | Days)", hierreg.load_dataset("sleepstudy")
+        )
+    monkeypatch.setattr(qspace, "MAX_DENSE_Q", 10)
+    with pytest.raises(hierreg.HierregError, match=r"46 x 46.*limit q <= 10.*MAX_DENSE_Q"):
+        res.tidy(ddf="kenward-roger")
+    monkeypatch.setattr(qspace, "MAX_DENSE_Q", 100)
+    assert np.isfinite(res.tidy(ddf="kenward-roger")["df"]).all()
