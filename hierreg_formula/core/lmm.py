@@ -258,10 +258,11 @@ def _optimize(
 #: the Newton polish after L-BFGS-B is used up to this many parameters (m extra gradients)
 NEWTON_POLISH_MAX = 30
 #: ... and up to this size of the dense fill-in block: beyond it one evaluation costs
-#: a minute or more (an ``8000 x 8000`` Cholesky and inverse), and the polish (``m + 2``
-#: evaluations per step) would add minutes to take ``theta`` from ~1e-6 of the optimum to
-#: round-off; L-BFGS-B's answer (projected gradient checked) is kept there
-NEWTON_POLISH_MAX_REST = 8000
+#: seconds to minutes (a 5,000-column block: 3.3 s with the gradient; 20,000: 2.5 min) and
+#: the polish (``m + 2`` evaluations per step) would add a third to the fit to take
+#: ``theta`` from ~1e-6 of the optimum (criterion ~1e-12 relative) to round-off; L-BFGS-B's
+#: answer (projected gradient checked) is kept there
+NEWTON_POLISH_MAX_REST = 2000
 #: a Newton step is not repeated once the projected gradient is this small relative to
 #: the deviance (quadratic convergence: one step from L-BFGS-B's ~1e-6 usually gets there)
 NEWTON_POLISH_GTOL = 1e-11
