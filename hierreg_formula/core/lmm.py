@@ -269,7 +269,12 @@ NEWTON_POLISH_GTOL = 1e-11
 
 
 def _newton_polish(
-    value_and_gradient, x: np.ndarray, f: float, lower: np.ndarray, steps: int = 2
+    value_and_gradient,
+    x: np.ndarray,
+    f: float,
+    lower: np.ndarray,
+    steps: int = 2,
+    g: np.ndarray | None = None,
 ) -> tuple[np.ndarray, float, str]:
     """Newton steps on the free coordinates, the Hessian from forward differences of the
     analytic gradient (``m`` gradients each): L-BFGS-B stops at a projected gradient
@@ -282,7 +287,7 @@ def _newton_polish(
     m = len(x)
     if m == 0 or m > NEWTON_POLISH_MAX:
         return x, f, ""
-    f0, g0 = value_and_gradient(x)
+    f0, g0 = (f, np.asarray(g, dtype=float)) if g is not None else value_and_gradient(x)
     done = 0
     pg = lambda z, g: np.where((z <= lower) & (g > 0), 0.0, g)  # noqa: E731
     for _ in range(steps):
@@ -362,7 +367,10 @@ def _optimize_gradient(
     if res.success:
         note = ""
         if fun.cp.q_rest <= NEWTON_POLISH_MAX_REST:
-            x, f, note = _newton_polish(value_and_gradient, x, float(res.fun), lower)
+            # L-BFGS-B's last gradient is at res.x: the polish starts from it
+            x, f, note = _newton_polish(
+                value_and_gradient, x, float(res.fun), lower, g=np.asarray(res.jac)
+            )
         else:
             f = float(res.fun)
         return x, f, True, f"L-BFGS-B: {res.message}{note}"
