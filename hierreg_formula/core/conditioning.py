@@ -58,11 +58,22 @@ def _rms(values: np.ndarray, w: np.ndarray | None, wsum: float) -> np.ndarray:
     return np.where(np.isfinite(r) & (r > 0), r, 1.0)
 
 
+def _tall_few(values: np.ndarray) -> bool:
+    """A row-major array of many rows and few columns (where numpy's reductions and
+    broadcasts over rows are slow; small arrays are faster in one call)."""
+    return (
+        values.ndim == 2
+        and values.shape[1] <= 16
+        and values.shape[0] >= 2048
+        and not values.flags.f_contiguous
+    )
+
+
 def _by_column(reduce, values: np.ndarray) -> np.ndarray:
     """``reduce(values, axis=0)`` for a 2-d array; a tall row-major array with few columns
     column by column (numpy reduces it over rows in length-``p`` inner loops, 50-80 times
     slower than one strided pass per column: milliseconds for 100,000 x 2)."""
-    if values.ndim == 2 and values.shape[1] <= 16 and not values.flags.f_contiguous:
+    if _tall_few(values):
         return np.array([reduce(values[:, j]) for j in range(values.shape[1])])
     return reduce(values, axis=0)
 
@@ -75,7 +86,7 @@ def _affine(
     values = np.asarray(values, dtype=float)
     shift = np.broadcast_to(np.asarray(shift, dtype=float), scale.shape)
     out = values if inplace else np.empty(values.shape)
-    if values.ndim == 2 and values.shape[1] <= 16 and not values.flags.f_contiguous:
+    if _tall_few(values):
         for j in range(values.shape[1]):
             np.subtract(values[:, j], shift[j], out=out[:, j])
             out[:, j] /= scale[j]
@@ -104,7 +115,7 @@ def constant_column(X: np.ndarray) -> int | None:
     if X.shape[0] == 0:
         return None
     first = X[0]
-    if X.ndim == 2 and X.shape[1] <= 16:  # column by column (see _by_column)
+    if _tall_few(X):  # column by column (see _by_column)
         same = np.array([bool(np.all(X[:, j] == first[j])) for j in range(X.shape[1])], bool)
     else:
         same = np.all(X == first, axis=0)
