@@ -47,7 +47,7 @@ from .structure import CrossProducts
 LOG2PI = math.log(2.0 * math.pi)
 
 
-def _cholesky_parts(S: np.ndarray, p: int) -> tuple[float, float]:
+def bordered_cholesky_parts(S: np.ndarray, p: int) -> tuple[float, float]:
     """``(log|R_X|^2, pwrss)`` from the Cholesky factor of the bordered ``[X y]`` block
     (an exactly reproduced ``y``: the last pivot is 0)."""
     L, info = lapack.dpotrf(S, lower=1, clean=0)
@@ -63,7 +63,45 @@ def _cholesky_parts(S: np.ndarray, p: int) -> tuple[float, float]:
     return 2.0 * float(np.log(d[:p]).sum()), float(d[p] * d[p])
 
 
-class SingleTermDeviance:
+class FixedBlockDeviance:
+    """What the fused evaluations share: the profiled (RE)ML deviance from
+    ``(log|L|^2, log|R_X|^2, pwrss)`` and the factor of the bordered ``[X y]`` block."""
+
+    def _init_fixed(self, cp: CrossProducts, reml: bool) -> None:
+        self.n, self.p = cp.n, cp.p
+        self.reml = reml
+        self.XYXY = np.ascontiguousarray(cp.XYXY)
+        mult = (self.n - self.p) if reml else self.n
+        self._mult = float(mult)
+        self._const = mult * (1.0 + LOG2PI - math.log(mult))
+
+    def _deviance(self, ldL: float, ldRX: float, pwrss: float) -> float:
+        if not pwrss > 0.0:  # y reproduced exactly (the optimiser backs away)
+            return -math.inf
+        if self.reml:
+            return ldL + ldRX + self._const + self._mult * math.log(pwrss)
+        return ldL + self._const + self._mult * math.log(pwrss)
+
+    def _solve_fixed(self, S: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
+        """``(log|R_X|^2, pwrss, c, Sx)`` from the bordered block ``S``: ``c = [-beta; 1]``
+        and ``Sx`` the inverse of the fixed-effects part of the Schur complement (REML)."""
+        p = self.p
+        LX, info = lapack.dpotrf(S, lower=1, clean=1)
+        if info != 0:  # exact fits: no gradient, back away
+            raise np.linalg.LinAlgError(
+                f"the fixed-effects block is not positive definite ({info})"
+            )
+        d = np.diagonal(LX)
+        LXx = LX[:p, :p]
+        beta = rd.tri_solve(LXx, LX[p, :p], trans=True) if p else np.zeros(0)
+        Sx = np.zeros((0, 0))
+        if self.reml and p:
+            Li = rd.tri_solve(LXx, np.eye(p))
+            Sx = Li.T @ Li
+        return 2.0 * float(np.log(d[:p]).sum()), float(d[p] * d[p]), np.append(-beta, 1.0), Sx
+
+
+class SingleTermDeviance(FixedBlockDeviance):
     """``theta -> d(theta)`` for a model whose only random-effects term is ``cp.terms[0]``.
 
     ``theta`` is the conditioned parameter vector of that term (lower triangle of ``T``,
@@ -76,12 +114,7 @@ class SingleTermDeviance:
             raise ValueError("SingleTermDeviance needs a model with one random-effects term")
         t = cp.terms[0]
         self.k, self.L = t.k, t.nlevels
-        self.n, self.p = cp.n, cp.p
-        self.reml = reml
-        self.XYXY = np.ascontiguousarray(cp.XYXY)
-        mult = (self.n - self.p) if reml else self.n
-        self._mult = float(mult)
-        self._const = mult * (1.0 + LOG2PI - math.log(mult))
+        self._init_fixed(cp, reml)
         m = self.p + 1
         if self.k == 1:
             self.d = np.ascontiguousarray(cp.D1[:, 0, 0])
@@ -160,36 +193,11 @@ class SingleTermDeviance:
             ldL = 2.0 * float(np.log(np.diagonal(Lb, axis1=1, axis2=2)).sum())
             H = tri_solve_blocks(Lb, T.T @ self.P1full).reshape(-1, self.p + 1)
             S = self.XYXY - H.T @ H
-        ldRX, pwrss = _cholesky_parts(S, self.p)
+        ldRX, pwrss = bordered_cholesky_parts(S, self.p)
         return ldL, ldRX, pwrss
-
-    def _deviance(self, ldL: float, ldRX: float, pwrss: float) -> float:
-        if not pwrss > 0.0:  # y reproduced exactly (the optimiser backs away)
-            return -math.inf
-        if self.reml:
-            return ldL + ldRX + self._const + self._mult * math.log(pwrss)
-        return ldL + self._const + self._mult * math.log(pwrss)
 
     def __call__(self, theta: np.ndarray) -> float:
         return self._deviance(*self.parts(theta))
-
-    def _solve_fixed(self, S: np.ndarray) -> tuple[float, float, np.ndarray, np.ndarray]:
-        """``(log|R_X|^2, pwrss, c, Sx)`` from the bordered block ``S``: ``c = [-beta; 1]``
-        and ``Sx`` the inverse of the fixed-effects part of the Schur complement."""
-        p = self.p
-        LX, info = lapack.dpotrf(S, lower=1, clean=1)
-        if info != 0:  # exact fits: no gradient, back away
-            raise np.linalg.LinAlgError(
-                f"the fixed-effects block is not positive definite ({info})"
-            )
-        d = np.diagonal(LX)
-        LXx = LX[:p, :p]
-        beta = rd.tri_solve(LXx, LX[p, :p], trans=True) if p else np.zeros(0)
-        Sx = np.zeros((0, 0))
-        if self.reml and p:
-            Li = rd.tri_solve(LXx, np.eye(p))
-            Sx = Li.T @ Li
-        return 2.0 * float(np.log(d[:p]).sum()), float(d[p] * d[p]), np.append(-beta, 1.0), Sx
 
     def _value_and_gradient_k1(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """One scalar term: every per-level quantity is a number, so the levels are
@@ -298,30 +306,19 @@ class SingleTermDeviance:
         TtP = np.matmul(T.T, P)  # (L, k, m): T'P_l
         AiTtP = np.matmul(Ai, TtP)
         S = self.XYXY - TtP.reshape(-1, m).T @ AiTtP.reshape(-1, m)
-        LX, info = lapack.dpotrf(S, lower=1, clean=1)
-        if info != 0:  # pragma: no cover - exact fits: no gradient, back away
-            raise np.linalg.LinAlgError(
-                f"the fixed-effects block is not positive definite ({info})"
-            )
-        d = np.diagonal(LX)
-        pwrss = float(d[p] * d[p])
-        ldRX = 2.0 * float(np.log(d[:p]).sum())
+        ldRX, pwrss, c, Sx = self._solve_fixed(S)
         dev = self._deviance(ldL, ldRX, pwrss)
-        LXx = LX[:p, :p]
-        beta = rd.tri_solve(LXx, LX[p, :p], trans=True) if p else np.zeros(0)
-        u = AiTtP @ np.append(-beta, 1.0)  # (L, k): A_l^{-1} T'(Z_l'y - Z_l'X beta)
+        u = AiTtP @ c  # (L, k): A_l^{-1} T'(Z_l'y - Z_l'X beta)
         # d log|M|: sum_l (A_l^{-1} + W_l) T'D_l - A_l^{-1} B_l' S_X^{-1} P_l'
         V = Ai
         F = np.zeros((self.k, self.k))
         if self.reml and p:
-            Li = rd.tri_solve(LXx, np.eye(p))
-            Sx = Li.T @ Li  # (S_xx - ...)^{-1}
             AiBt = AiTtP[:, :, :p]
             Q = AiBt @ Sx  # (L, k, p)
             V = Ai + np.matmul(Q, np.swapaxes(AiBt, 1, 2))
             F -= np.einsum("lkp,ljp->kj", Q, P[:, :, :p])
         F += np.einsum("lab,lbc->ac", V, TtD)
         # d pwrss: -2 sum_l (Z_l'r) u_l', Z_l'r = Z_l'y - Z_l'X beta - D_l T u_l
-        Ztr = P @ np.append(-beta, 1.0) - np.einsum("lab,lb->la", np.matmul(D, T), u)
+        Ztr = P @ c - np.einsum("lab,lb->la", np.matmul(D, T), u)
         G = 2.0 * F.T - (2.0 * self._mult / pwrss) * (Ztr.T @ u)
         return dev, G[self._rows, self._cols]

@@ -42,16 +42,13 @@ True
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from .single_lmm import FixedBlockDeviance, bordered_cholesky_parts
 from .structure import CrossProducts
 from .theta import ThetaMap
-
-LOG2PI = math.log(2.0 * math.pi)
 
 #: models with at most this many random effects in all use the dense evaluation, and
 #: up to ``DENSE_MAX_Q_VECTOR`` when a term has several columns.  Measured (fits of two
@@ -93,21 +90,16 @@ def dense_cross_products(cp: CrossProducts) -> tuple[np.ndarray, np.ndarray]:
     return ZtZ, ZtXY
 
 
-class DenseDeviance:
+class DenseDeviance(FixedBlockDeviance):
     """``theta -> d(theta)`` (and its gradient) through one dense ``q x q`` factor.
 
     ``theta`` is the conditioned parameter vector of :class:`~.theta.ThetaMap`.
     """
 
     def __init__(self, cp: CrossProducts, tmap: ThetaMap, reml: bool) -> None:
-        self.n, self.p = cp.n, cp.p
-        self.reml = reml
+        self._init_fixed(cp, reml)
         self.ZtZ, self.ZtXY = dense_cross_products(cp)
         self.q = self.ZtZ.shape[0]
-        self.XYXY = np.ascontiguousarray(cp.XYXY)
-        mult = (self.n - self.p) if reml else self.n
-        self._mult = float(mult)
-        self._const = mult * (1.0 + LOG2PI - math.log(mult))
         # the positions of each theta entry in Lambda: (rows, cols) over the levels
         offs = np.concatenate([[0], np.cumsum([t.q for t in cp.terms])]).astype(np.int64)
         rows, cols = [], []
@@ -148,13 +140,6 @@ class DenseDeviance:
             out[o : o + w] = np.matmul(T.T, M[o : o + w].reshape(L, k, c)).reshape(w, c)
         return out
 
-    def _deviance(self, ldA: float, ldRX: float, pwrss: float) -> float:
-        if not pwrss > 0.0:  # y reproduced exactly (the optimiser backs away)
-            return -math.inf
-        if self.reml:
-            return ldA + ldRX + self._const + self._mult * math.log(pwrss)
-        return ldA + self._const + self._mult * math.log(pwrss)
-
     def _factor(self, theta: np.ndarray):
         factors = self._tmap.factors(np.asarray(theta, dtype=float))
         K = self._right(self.ZtZ, factors)  # Z'Z Lambda
@@ -173,35 +158,13 @@ class DenseDeviance:
 
     def __call__(self, theta: np.ndarray) -> float:
         *_, S, ldA = self._factor(theta)
-        p = self.p
-        LX, info = lapack.dpotrf(S, lower=1, clean=1)
-        if info > 0 and info == S.shape[0]:  # zero last pivot: y reproduced exactly
-            return -math.inf
-        if info != 0:
-            raise np.linalg.LinAlgError(
-                f"the fixed-effects block is not positive definite ({info})"
-            )
-        d = np.diagonal(LX)
-        return self._deviance(ldA, 2.0 * float(np.log(d[:p]).sum()), float(d[p] * d[p]))
+        return self._deviance(ldA, *bordered_cholesky_parts(S, self.p))
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         p = self.p
         K, L, B, H, S, ldA = self._factor(theta)
-        LX, info = lapack.dpotrf(S, lower=1, clean=1)
-        if info != 0:  # exact fits: no gradient, back away
-            raise np.linalg.LinAlgError(
-                f"the fixed-effects block is not positive definite ({info})"
-            )
-        d = np.diagonal(LX)
-        pwrss = float(d[p] * d[p])
-        ldRX = 2.0 * float(np.log(d[:p]).sum())
+        ldRX, pwrss, c, Sx = self._solve_fixed(S)
         dev = self._deviance(ldA, ldRX, pwrss)
-        LXx = LX[:p, :p]
-        if p:
-            beta, _ = lapack.dtrtrs(LXx, LX[p, :p], lower=1, trans=1)
-        else:
-            beta = np.zeros(0)
-        c = np.append(-beta, 1.0)
         # u = A^{-1} Lambda'Z'[X y] c = L^{-T} H c
         u, _ = lapack.dtrtrs(L, H @ c, lower=1, trans=1)
         Ainv, _ = lapack.dpotri(L, lower=1)  # the lower triangle (L's upper one is 0)
@@ -212,8 +175,6 @@ class DenseDeviance:
         terms = 2.0 * np.einsum("ij,ij->i", K[a], Ainv[b])
         if self.reml and p:
             G = Ainv @ B[:, :p]  # A^{-1} Lambda'Z'X
-            Li, _ = lapack.dtrtri(LXx, lower=1)
-            Sx = Li.T @ Li
             M = (self.ZtXY[:, :p] - K @ G) @ Sx
             terms -= 2.0 * np.einsum("ij,ij->i", M[a], G[b])
         ztr = self.ZtXY @ c - K @ u
