@@ -49,7 +49,7 @@ from scipy import stats
 
 from ..core.structure import TermArrays, random_part
 from ..core.theta import ThetaMap
-from ..exceptions import DataError
+from ..exceptions import DataError, HierregError
 from ..formula.blocks import DesignBlocks, RandomBlock, group_blocks
 from ..scale.detect import is_dask_frame
 
@@ -454,6 +454,19 @@ class MixedResultsBase:
             return predict_frame(newdata, pred)
         eta, index = self._linear_predictor(newdata, include_random, offset)
         return pd.Series(eta, index=index, name="predicted")
+
+    # ------------------------------------------------------------------ update
+    def update(self, formula: str | None = None, data: Any = None, **kwargs: Any):
+        """Fit again with another formula and/or data (lme4's ``update``); the other
+        options of the fit (method or family, weights, offset...) stay unless given."""
+        refit_formula = getattr(self, "_refit_formula", None)
+        if refit_formula is None:
+            raise HierregError("this fit cannot be updated (no driver recorded)")
+        return refit_formula(
+            formula if formula is not None else self.formula,
+            data if data is not None else self._data,
+            **kwargs,
+        )
 
     # ---------------------------------------------------------------- summary
     def summary(self, alpha: float = 0.05):

@@ -285,19 +285,7 @@ class GLMMResults(GLMMInference, MixedResultsBase):
             "approximations, not lme4's Laplace fit): there is nothing comparable"
         )
 
-    # ------------------------------------------------------ update, ICC and R2
-    def update(self, formula: str | None = None, data: Any = None, **kwargs: Any):
-        """Fit again with another formula and/or data (lme4's ``update``); the family,
-        ``nagq``, weights and offset stay unless given."""
-        refit_formula = getattr(self, "_refit_formula", None)
-        if refit_formula is None:
-            raise HierregError("this fit cannot be updated (no driver recorded)")
-        return refit_formula(
-            formula if formula is not None else self.formula,
-            data if data is not None else self._data,
-            **kwargs,
-        )
-
+    # -------------------------------------------------------------- ICC and R2
     def r2(self, method: str = "lognormal") -> pd.Series:
         """Nakagawa's marginal and conditional R^2 on the latent (link) scale (Nakagawa,
         Johnson & Schielzeth 2017; Johnson 2014 for random slopes).

@@ -344,18 +344,6 @@ class LMMInference:
             raise HierregError("this fit cannot be refitted (no driver recorded)")
         return refit_blocks(replace(self._raw_blocks, y=y))
 
-    def update(self, formula: str | None = None, data: Any = None, **kwargs: Any):
-        """Fit again with another formula and/or data (lme4's ``update``); other options
-        (method, weights, offset...) stay unless given."""
-        refit_formula = getattr(self, "_refit_formula", None)
-        if refit_formula is None:
-            raise HierregError("this fit cannot be updated (no driver recorded)")
-        return refit_formula(
-            formula if formula is not None else self.formula,
-            data if data is not None else self._data,
-            **kwargs,
-        )
-
     def bootstrap(
         self,
         nsim: int = 1000,
