@@ -253,13 +253,19 @@ class GLMMProblem:
         return self.laplace(res)
 
     # ------------------------------------------------------------ stage 2
-    def modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsResult:
+    def warm_start(self, theta: np.ndarray, beta: np.ndarray) -> np.ndarray | None:
+        """The modes' starting value at ``(theta, beta)``: the last modes, moved by the
+        first-order prediction from the last gradient when there is one."""
         u0 = self._u
         if self._predict is not None:  # first-order prediction from the last gradient
             x0, u_at, sens = self._predict
             dx = np.concatenate([theta, beta]) - x0
             if len(dx) == sens.shape[1]:
                 u0 = u_at + sens @ dx
+        return u0
+
+    def modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsResult:
+        u0 = self.warm_start(theta, beta)
         res = pirls_modes(
             self.data, self._lambdas(theta), np.asarray(beta, float), u0, tol=self.pirls_tol
         )

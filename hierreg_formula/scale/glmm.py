@@ -332,12 +332,7 @@ class DaskGLMMProblem(GLMMProblem):
     def modes(self, theta: np.ndarray, beta: np.ndarray) -> PirlsResult:
         """Conditional modes at ``(theta, beta)`` by :func:`pirls_modes_remote`, warm-started
         as in memory."""
-        u0 = self._u
-        if self._predict is not None:  # first-order prediction from the last gradient
-            x0, u_at, sens = self._predict
-            dx = np.concatenate([theta, beta]) - x0
-            if len(dx) == sens.shape[1]:
-                u0 = u_at + sens @ dx
+        u0 = self.warm_start(theta, beta)
         res = pirls_modes_remote(
             self.rows,
             self.data.terms,
