@@ -325,6 +325,7 @@ class RestBlock:
     k1: columns of term 1.
     pattern, pairs: precomputed structure (e.g. by a caller that reuses it across
         weights), or ``None`` to compute it here.
+    R_slots: ``R`` on the pattern's slots when the caller has them (``R`` is then not read).
     """
 
     def __init__(
@@ -334,6 +335,7 @@ class RestBlock:
         k1: int,
         pattern: RestPattern | None = None,
         pairs: PairIndex | None = None,
+        R_slots: np.ndarray | None = None,
     ) -> None:
         if pattern is None:
             pattern = pairs.pattern if pairs is not None else rest_pattern(R, C, k1)
@@ -342,7 +344,7 @@ class RestBlock:
         self.k1 = k1
         self.C = C
         self.pairs = pairs if pairs is not None else pair_index(C, k1, pattern)
-        self.R_slots = self._values_of(R)
+        self.R_slots = self._values_of(R) if R_slots is None else R_slots
 
     def _values_of(self, R) -> np.ndarray:
         """``R`` on the slots (its entries outside the lower pattern are not needed)."""

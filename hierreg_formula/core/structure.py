@@ -154,6 +154,8 @@ class CrossProducts:
     pairs, pattern: optional precomputed fill-in structure
         (:mod:`~hierreg_formula.core.fillin`) for producers that reuse it across calls;
         ``None``: computed when first needed.
+    R_slots: optional ``R`` on the pattern's lower-triangle slots (such producers),
+        ``None``: read from ``R`` when first needed.
     """
 
     n: int
@@ -167,13 +169,16 @@ class CrossProducts:
     XYXY: np.ndarray
     pairs: PairIndex | None = None
     pattern: RestPattern | None = None
+    R_slots: np.ndarray | None = None
 
     @functools.cached_property
     def rest(self) -> RestBlock | None:
         """The rest block's pattern, ``R`` on it and the fill-in (None with one term)."""
         if self.C is None:
             return None
-        return RestBlock(self.R, self.C, self.terms[0].k, self.pattern, self.pairs)
+        return RestBlock(
+            self.R, self.C, self.terms[0].k, self.pattern, self.pairs, R_slots=self.R_slots
+        )
 
     @functools.cached_property
     def P1T(self) -> np.ndarray:

@@ -103,6 +103,12 @@ class WeightedCrossProducts:
             (np.ones(self.r_nnz), self.r_indices, self.r_indptr), shape=(self.q, self.q)
         )
         self.pattern = rest_pattern(R1, C1, k1)
+        # R's lower-triangle entries (CSR order) -> the pattern's slots, for R_slots per call
+        r_rowsof = np.repeat(np.arange(self.q, dtype=np.int64), np.diff(self.r_indptr))
+        lower = r_rowsof >= self.r_indices
+        self.r_lower = np.flatnonzero(lower)
+        self.r_slot = self.pattern.slots_of(r_rowsof[lower], self.r_indices[lower])
+        self.n_slots = self.pattern.nnz
         # CSC position -> CSR position of each entry of C (the pair index is on CSC order)
         Cpos = sp.csr_matrix(
             (np.arange(1.0, self.nnz + 1), self.c_indices, self.c_indptr), shape=self.c_shape
@@ -149,6 +155,7 @@ class WeightedCrossProducts:
                 pattern=self.pattern,
                 k1=k1,
             )
+        R_slots = np.bincount(self.r_slot, rdata[self.r_lower], minlength=self.n_slots)
         return CrossProducts(
             n=n,
             p=p,
@@ -161,4 +168,5 @@ class WeightedCrossProducts:
             XYXY=XYXY,
             pairs=pairs,
             pattern=self.pattern,
+            R_slots=R_slots,
         )

@@ -34,6 +34,10 @@ def test_matches_cross_products(k1: int, k2: int) -> None:
             np.testing.assert_allclose(
                 getattr(got, name).toarray(), getattr(ref, name).toarray(), rtol=1e-10, atol=1e-9
             )
+        # R on the fill-in pattern's slots, given by the builder: as read from R
+        np.testing.assert_allclose(
+            got.rest.R_slots, got.rest._values_of(ref.R), rtol=1e-10, atol=1e-9
+        )
         f_ref, f_got = factorize(ref, lam), factorize(got, lam)
         assert f_got.pwrss == pytest.approx(f_ref.pwrss, rel=1e-10)
         assert f_got.logdet_L == pytest.approx(f_ref.logdet_L, rel=1e-10)
