@@ -130,10 +130,11 @@ class SingleTermDeviance(FixedBlockDeviance):
             self.P1 = np.ascontiguousarray(cp.P1[:, 1, :])
             self._H = np.empty((2 * self.L, m))  # [H_0; H_1] stacked: one product
             self._coef = np.zeros((3, 3))
+            self._coef_rows = np.zeros((3, 3))
             # (m, L) and (3, L) layouts for the gradient: levels along the contiguous axis
-            self._P0t = np.ascontiguousarray(self.P0.T)
-            self._P1t = np.ascontiguousarray(self.P1.T)
             self._Dt = np.ascontiguousarray(self.Dm.T)
+            self._Dfull = np.ascontiguousarray(D.transpose(1, 2, 0))  # (2, 2, L)
+            self._Pst = np.ascontiguousarray(cp.P1.transpose(1, 2, 0))  # (2, m, L)
         self.D1, self.P1full = cp.D1, cp.P1
         self._eye = np.eye(self.k)
         self._rows, self._cols = np.triu_indices(self.k)[::-1]  # theta's (row, col) of T
@@ -227,62 +228,44 @@ class SingleTermDeviance(FixedBlockDeviance):
         return dev, np.array([G])
 
     def _value_and_gradient_k2(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
-        """One term with two columns: the ``2 x 2`` blocks as arrays of their entries
-        (closed-form inverse and products), the derivation of :meth:`value_and_gradient`
-        (arrays ``(m, L)``: the levels along the contiguous axis)."""
+        """One term with two columns: the ``2 x 2`` blocks as stacked arrays of their entries
+        over the levels (closed-form inverse; each step one call over all levels), the
+        derivation of :meth:`value_and_gradient`."""
         p = self.p
         t00, t10, t11 = float(theta[0]), float(theta[1]), float(theta[2])
-        d00, d10, d11 = self._Dt
-        P0, P1 = self._P0t, self._P1t  # (m, L): rows 0 and 1 of P_l = Z_l'[X y]
-        # E = T'D_l
-        e00 = t00 * d00 + t10 * d10
-        e01 = t00 * d10 + t10 * d11
-        e10 = t11 * d10
-        e11 = t11 * d11
-        # A_l = E T + I (symmetric), its determinant and inverse
-        a00 = e00 * t00 + e01 * t10 + 1.0
-        a01 = e01 * t11
-        a11 = e11 * t11 + 1.0
+        T = np.array([[t00, 0.0], [t10, t11]])
+        Dt, Dfull, Pst = self._Dt, self._Dfull, self._Pst  # (3, L), (2, 2, L), (2, m, L)
+        # E = T'D_l as (2, 2, L); A_l = E T + I from the entries of D_l (one product)
+        E = np.einsum("ba,bcl->acl", T, Dfull)
+        coef = self._coef_rows  # rows: a00 - 1, a10, a11 - 1 in the entries of D_l
+        coef[0, 0], coef[0, 1], coef[0, 2] = t00 * t00, 2.0 * t00 * t10, t10 * t10
+        coef[1, 1], coef[1, 2] = t11 * t00, t11 * t10
+        coef[2, 2] = t11 * t11
+        a00, a01, a11 = coef @ Dt
+        a00 += 1.0
+        a11 += 1.0
         det = a00 * a11 - a01 * a01
         ldL = float(np.log(det).sum())
-        i00, i01, i11 = a11 / det, -a01 / det, a00 / det
-        # W = T'P_l, U = A_l^{-1} W
-        W0 = t00 * P0 + t10 * P1
-        W1 = t11 * P1
-        U0 = i00 * W0 + i01 * W1
-        U1 = i01 * W0 + i11 * W1
-        S = self.XYXY - (W0 @ U0.T + W1 @ U1.T)
+        Ai = np.array([[a11, -a01], [-a01, a00]])
+        Ai /= det  # (2, 2, L): A_l^{-1}
+        W = np.einsum("ba,bml->aml", T, Pst)  # T'P_l
+        U = np.einsum("abl,bml->aml", Ai, W)  # A_l^{-1} T'P_l
+        S = self.XYXY - np.einsum("aml,anl->mn", W, U)
         ldRX, pwrss, c, Sx = self._solve_fixed(S)
         dev = self._deviance(ldL, ldRX, pwrss)
-        u0, u1 = c @ U0, c @ U1
-        v00, v01, v11 = i00, i01, i11
+        u = np.einsum("m,aml->al", c, U)  # (2, L)
+        V = Ai
         F = np.zeros((2, 2))
         if self.reml and p:
-            U0x, U1x = U0[:p], U1[:p]
-            Q0, Q1 = Sx @ U0x, Sx @ U1x
-            v00 = v00 + np.einsum("pl,pl->l", Q0, U0x)
-            v01 = v01 + np.einsum("pl,pl->l", Q0, U1x)
-            v11 = v11 + np.einsum("pl,pl->l", Q1, U1x)
-            P0x, P1x = P0[:p], P1[:p]
-            F[0, 0] -= np.einsum("pl,pl->", Q0, P0x)
-            F[0, 1] -= np.einsum("pl,pl->", Q0, P1x)
-            F[1, 0] -= np.einsum("pl,pl->", Q1, P0x)
-            F[1, 1] -= np.einsum("pl,pl->", Q1, P1x)
-        F[0, 0] += v00 @ e00 + v01 @ e10
-        F[0, 1] += v00 @ e01 + v01 @ e11
-        F[1, 0] += v01 @ e00 + v11 @ e10
-        F[1, 1] += v01 @ e01 + v11 @ e11
+            Ux = U[:, :p, :]
+            Q = np.einsum("pq,aql->apl", Sx, Ux)
+            V = Ai + np.einsum("apl,bpl->abl", Q, Ux)
+            F -= np.einsum("apl,bpl->ab", Q, Pst[:, :p, :])
+        F += np.einsum("abl,bcl->ac", V, E)
         # Z_l'r = P_l c - D_l T u_l
-        tu0 = t00 * u0
-        tu1 = t10 * u0 + t11 * u1
-        z0 = c @ P0 - (d00 * tu0 + d10 * tu1)
-        z1 = c @ P1 - (d10 * tu0 + d11 * tu1)
-        coef = 2.0 * self._mult / pwrss
-        # G = 2 F' - coef sum_l (Z_l'r) u_l'; theta's entries (0,0), (1,0), (1,1)
-        g00 = 2.0 * F[0, 0] - coef * float(z0 @ u0)
-        g10 = 2.0 * F[0, 1] - coef * float(z1 @ u0)
-        g11 = 2.0 * F[1, 1] - coef * float(z1 @ u1)
-        return dev, np.array([g00, g10, g11])
+        z = np.einsum("m,aml->al", c, Pst) - np.einsum("abl,bl->al", Dfull, T @ u)
+        G = 2.0 * F.T - (2.0 * self._mult / pwrss) * (z @ u.T)
+        return dev, np.array([G[0, 0], G[1, 0], G[1, 1]])
 
     def value_and_gradient(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """The deviance and its gradient in ``theta`` (the derivation of
