@@ -117,7 +117,29 @@ class OutOfCoreResults:
         return base[:-1] + f", out of core ({self._scale_info.get('npartitions', '?')} partitions)>"
 
 
-class DaskLMMResults(OutOfCoreResults, LMMResults):
+class RowlessInference:
+    """What needs the rows raises the class's ``_needs_rows`` error (a mixin before the
+    in-memory results class): Wald intervals only, no simulation, bootstrap or profile."""
+
+    def _needs_rows(self, what: str) -> HierregError:  # pragma: no cover - overridden
+        return HierregError(f"{what} needs the rows, which an out-of-core fit does not keep")
+
+    def conf_int(self, alpha: float | None = None, *, method: str = "wald", **kwargs: Any):
+        if str(method).lower() != "wald":
+            raise self._needs_rows(f"conf_int(method={method!r})")
+        return super().conf_int(alpha, method=method, **kwargs)
+
+    def simulate(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("simulate()")
+
+    def bootstrap(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("bootstrap()")
+
+    def profile(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("profile()")
+
+
+class DaskLMMResults(RowlessInference, OutOfCoreResults, LMMResults):
     """A linear mixed model fitted out of core (see the module docstring).
 
     Satterthwaite's and Kenward-Roger's df read cross-products only: they come from
@@ -139,28 +161,14 @@ class DaskLMMResults(OutOfCoreResults, LMMResults):
             "get_prediction, res.problem (deviance, ML refits for likelihood ratios)"
         )
 
-    def conf_int(self, alpha: float | None = None, *, method: str = "wald", **kwargs: Any):
-        if str(method).lower() != "wald":
-            raise self._needs_rows(f"conf_int(method={method!r})")
-        return super().conf_int(alpha, method=method, **kwargs)
-
     def anova(self, *args: Any, **kwargs: Any):
         raise self._needs_rows("anova()")
-
-    def profile(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("profile()")
-
-    def simulate(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("simulate()")
 
     def refit(self, *args: Any, **kwargs: Any):
         raise self._needs_rows("refit()")
 
     def update(self, *args: Any, **kwargs: Any):
         raise self._needs_rows("update()")
-
-    def bootstrap(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("bootstrap()")
 
     def r2(self):
         raise self._needs_rows("r2()")
@@ -173,7 +181,7 @@ class DaskRegularizedResults(OutOfCoreResults, RegularizedResults):
     """The regularized mode fitted out of core (see the module docstring)."""
 
 
-class DaskGLMMResults(OutOfCoreResults, GLMMResults):
+class DaskGLMMResults(RowlessInference, OutOfCoreResults, GLMMResults):
     """A generalized linear mixed model fitted out of core (:mod:`.glmm`).
 
     ``params``, ``bse`` (lme4's finite-difference Hessian by default), ``llf``,
@@ -264,20 +272,6 @@ class DaskGLMMResults(OutOfCoreResults, GLMMResults):
             "available: params, bse, cov_params, conf_int(method='wald'), llf/aic/bic, "
             "theta, varcorr(), random_effects, summary(), lazy fittedvalues/resid/predict()"
         )
-
-    def conf_int(self, alpha: float | None = None, *, method: str = "wald", **kwargs: Any):
-        if str(method).lower() != "wald":
-            raise self._needs_rows(f"conf_int(method={method!r})")
-        return super().conf_int(alpha, method=method, **kwargs)
-
-    def simulate(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("simulate()")
-
-    def bootstrap(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("bootstrap()")
-
-    def profile(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("profile()")
 
 
 def level_counts_by_group(spec: Any, counts: list[np.ndarray]) -> dict[str, pd.Series]:
