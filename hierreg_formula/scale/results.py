@@ -119,7 +119,8 @@ class OutOfCoreResults:
 
 class RowlessInference:
     """What needs the rows raises the class's ``_needs_rows`` error (a mixin before the
-    in-memory results class): Wald intervals only, no simulation, bootstrap or profile."""
+    in-memory results class): Wald intervals only; no simulation, bootstrap, profile,
+    update, R^2 or ICC (the fixed effects' variance is a variance over the rows)."""
 
     def _needs_rows(self, what: str) -> HierregError:  # pragma: no cover - overridden
         return HierregError(f"{what} needs the rows, which an out-of-core fit does not keep")
@@ -137,6 +138,15 @@ class RowlessInference:
 
     def profile(self, *args: Any, **kwargs: Any):
         raise self._needs_rows("profile()")
+
+    def update(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("update()")
+
+    def r2(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("r2()")
+
+    def icc(self, *args: Any, **kwargs: Any):
+        raise self._needs_rows("icc()")
 
 
 class DaskLMMResults(RowlessInference, OutOfCoreResults, LMMResults):
@@ -166,15 +176,6 @@ class DaskLMMResults(RowlessInference, OutOfCoreResults, LMMResults):
 
     def refit(self, *args: Any, **kwargs: Any):
         raise self._needs_rows("refit()")
-
-    def update(self, *args: Any, **kwargs: Any):
-        raise self._needs_rows("update()")
-
-    def r2(self):
-        raise self._needs_rows("r2()")
-
-    def icc(self):
-        raise self._needs_rows("icc()")
 
 
 class DaskRegularizedResults(OutOfCoreResults, RegularizedResults):

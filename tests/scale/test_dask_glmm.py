@@ -199,6 +199,9 @@ def test_what_needs_the_rows_says_so(cbpp):
         lambda: res.bootstrap(nsim=2),
         lambda: res.simulate(),
         lambda: res.residuals("pearson"),
+        lambda: res.r2(),
+        lambda: res.icc(),
+        lambda: res.update("cbind(incidence, size - incidence) ~ 1 + (1 | herd)"),
     ):
         with pytest.raises(hierreg.HierregError, match="needs the rows"):
             call()
