@@ -367,14 +367,10 @@ def _optimize_gradient(
     )
     x = np.asarray(res.x)
     if res.success:
-        note = ""
+        f, note = float(res.fun), ""
         if fun.cp.q_rest <= NEWTON_POLISH_MAX_REST:
             # L-BFGS-B's last gradient is at res.x: the polish starts from it
-            x, f, note = _newton_polish(
-                value_and_gradient, x, float(res.fun), lower, g=np.asarray(res.jac)
-            )
-        else:
-            f = float(res.fun)
+            x, f, note = _newton_polish(value_and_gradient, x, f, lower, g=np.asarray(res.jac))
         return x, f, True, f"L-BFGS-B: {res.message}{note}"
     f, g = value_and_gradient(x)
     pg = np.where((x <= lower) & (g > 0), 0.0, g)

@@ -130,7 +130,6 @@ class SingleTermDeviance(FixedBlockDeviance):
             self.P1 = np.ascontiguousarray(cp.P1[:, 1, :])
             self._H = np.empty((2 * self.L, m))  # [H_0; H_1] stacked: one product
             self._coef = np.zeros((3, 3))
-            self._coef_rows = np.zeros((3, 3))
             # (m, L) and (3, L) layouts for the gradient: levels along the contiguous axis
             self._Dt = np.ascontiguousarray(self.Dm.T)
             self._Dfull = np.ascontiguousarray(D.transpose(1, 2, 0))  # (2, 2, L)
@@ -159,11 +158,7 @@ class SingleTermDeviance(FixedBlockDeviance):
             S = self.XYXY - self.P.T @ wP
         elif k == 2:
             t00, t10, t11 = float(theta[0]), float(theta[1]), float(theta[2])
-            c = self._coef  # columns: a00 - 1, a10, a11 - 1 as combinations of Dm's columns
-            c[0, 0], c[1, 0], c[2, 0] = t00 * t00, 2.0 * t00 * t10, t10 * t10
-            c[1, 1], c[2, 1] = t11 * t00, t11 * t10
-            c[2, 2] = t11 * t11
-            A = self.Dm @ c
+            A = self.Dm @ self._a_coefficients(t00, t10, t11)
             a00 = A[:, 0]
             a00 += 1.0
             a10 = A[:, 1]
@@ -199,6 +194,16 @@ class SingleTermDeviance(FixedBlockDeviance):
 
     def __call__(self, theta: np.ndarray) -> float:
         return self._deviance(*self.parts(theta))
+
+    def _a_coefficients(self, t00: float, t10: float, t11: float) -> np.ndarray:
+        """Two columns: ``(3, 3)`` whose columns give ``a00 - 1``, ``a10``, ``a11 - 1`` of
+        ``A_l = T'D_l T + I`` as combinations of the entries ``(0,0), (1,0), (1,1)`` of
+        ``D_l`` (``T'D_l T`` is linear in them)."""
+        c = self._coef
+        c[0, 0], c[1, 0], c[2, 0] = t00 * t00, 2.0 * t00 * t10, t10 * t10
+        c[1, 1], c[2, 1] = t11 * t00, t11 * t10
+        c[2, 2] = t11 * t11
+        return c
 
     def _value_and_gradient_k1(self, theta: np.ndarray) -> tuple[float, np.ndarray]:
         """One scalar term: every per-level quantity is a number, so the levels are
@@ -237,11 +242,7 @@ class SingleTermDeviance(FixedBlockDeviance):
         Dt, Dfull, Pst = self._Dt, self._Dfull, self._Pst  # (3, L), (2, 2, L), (2, m, L)
         # E = T'D_l as (2, 2, L); A_l = E T + I from the entries of D_l (one product)
         E = np.einsum("ba,bcl->acl", T, Dfull)
-        coef = self._coef_rows  # rows: a00 - 1, a10, a11 - 1 in the entries of D_l
-        coef[0, 0], coef[0, 1], coef[0, 2] = t00 * t00, 2.0 * t00 * t10, t10 * t10
-        coef[1, 1], coef[1, 2] = t11 * t00, t11 * t10
-        coef[2, 2] = t11 * t11
-        a00, a01, a11 = coef @ Dt
+        a00, a01, a11 = self._a_coefficients(t00, t10, t11).T @ Dt
         a00 += 1.0
         a11 += 1.0
         det = a00 * a11 - a01 * a01

@@ -100,23 +100,18 @@ class DenseDeviance(FixedBlockDeviance):
         self._init_fixed(cp, reml)
         self.ZtZ, self.ZtXY = dense_cross_products(cp)
         self.q = self.ZtZ.shape[0]
-        # the positions of each theta entry in Lambda: (rows, cols) over the levels
+        # the positions of each theta entry in Lambda: (row, col) at every level of its term
         offs = np.concatenate([[0], np.cumsum([t.q for t in cp.terms])]).astype(np.int64)
         rows, cols = [], []
-        for j in range(tmap.size):
-            e = np.zeros(tmap.size)
-            e[j] = 1.0
-            fs = tmap.factors(e)
-            i = next(i for i, T in enumerate(fs) if T.any())
-            r, c = np.argwhere(fs[i])[0]
+        for i, r, c in tmap.layout():
             t = cp.terms[i]
             base = offs[i] + np.arange(t.nlevels, dtype=np.int64) * t.k
             rows.append(base + r)
             cols.append(base + c)
-        self._rows, self._cols = rows, cols
         self._allr = np.concatenate(rows)
         self._allc = np.concatenate(cols)
         self._which = np.repeat(np.arange(tmap.size), [len(r) for r in rows])
+        self._size = tmap.size
         self._tmap = tmap
         self._blocks = [(int(offs[i]), t.nlevels, t.k) for i, t in enumerate(cp.terms)]
         self._diag = np.arange(self.q)
@@ -179,4 +174,4 @@ class DenseDeviance(FixedBlockDeviance):
             terms -= 2.0 * np.einsum("ij,ij->i", M[a], G[b])
         ztr = self.ZtXY @ c - K @ u
         terms -= (2.0 * self._mult / pwrss) * (ztr[a] * u[b])
-        return dev, np.bincount(self._which, weights=terms, minlength=len(self._rows))
+        return dev, np.bincount(self._which, weights=terms, minlength=self._size)
