@@ -151,11 +151,6 @@ def fit_glmm_blocks(
     return res
 
 
-def _update(formula: str, data: Any, **kwargs: Any) -> GLMMResults:
-    """``res.update(...)``: the formula-level fit with the original options unless overridden."""
-    return fit_glmm_formula(formula, data, **kwargs)
-
-
 def fit_glmm_formula(
     formula: str,
     data: pd.DataFrame | Mapping[str, Any],
@@ -196,8 +191,9 @@ def fit_glmm_formula(
         labels=labels,
         **core_kwargs,
     )
+    # res.update(...): the formula-level fit, the original options unless overridden
     res._refit_formula = functools.partial(
-        _update,
+        fit_glmm_formula,
         family=family,
         nagq=nagq,
         missing=missing,

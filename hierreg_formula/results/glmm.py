@@ -22,7 +22,9 @@ Example
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -353,14 +355,10 @@ class GLMMResults(GLMMInference, MixedResultsBase):
         refit = getattr(self, "_refit_blocks", None)
         if refit is None:
             raise HierregError("the null model cannot be fitted (no driver recorded)")
-        from dataclasses import replace
-
         from ..inference.r2 import random_variance
 
         raw = self._raw_blocks
         null_blocks = replace(raw, X=np.ones((raw.X.shape[0], 1)), x_names=["Intercept"])
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the null model's own warnings are not the user's
             null = refit(null_blocks)
