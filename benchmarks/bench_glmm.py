@@ -42,14 +42,8 @@ from __future__ import annotations
 import os
 import sys
 
-PINNED = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "RAYON_NUM_THREADS",
-)
+from bench_common import PINNED  # no numpy import: safe before the pinning
+
 for _v in PINNED:
     os.environ[_v] = "1"
 

@@ -64,14 +64,8 @@ from __future__ import annotations
 import os
 import sys
 
-PINNED = (
-    "OPENBLAS_NUM_THREADS",
-    "OMP_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "BLIS_NUM_THREADS",
-    "VECLIB_MAXIMUM_THREADS",
-    "RAYON_NUM_THREADS",
-)
+from bench_common import PINNED  # no numpy import: safe before the pinning
+
 #: this tool runs with the machine's default threads: only the package limits them
 DEFAULT_THREADS_TOOL = "hierreg_default_threads"
 if DEFAULT_THREADS_TOOL not in sys.argv:
